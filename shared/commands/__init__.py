@@ -1,0 +1,1 @@
+"""Sub-commands of the ``facecluster`` CLI, one module per task group."""

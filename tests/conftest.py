@@ -1,0 +1,96 @@
+"""Shared test fixtures: the real embedded PostgreSQL, and the paths of ../shared.
+
+Tests use real components. The database is a real PostgreSQL 16 with pgvector (pgserver),
+started once per test session; each test that asks for ``database_url`` gets its own fresh
+database cloned from a migrated template, so tests never see each other's rows.
+Photos and model weights are read from ``../shared`` beside the checkout (never copied into
+the repository); a missing ``../shared`` is a setup error that fails loudly, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shared.db.connection import connect
+from shared.db.embedded import start_embedded_server
+from shared.db.migrate import migrate
+from shared.settings import REPO_ROOT, get_settings
+
+SHARED_DIR = Path(os.environ.get("FACECLUSTER_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
+TEMPLATE_DB = "facecluster_template"
+
+
+def _require_shared(path: Path) -> Path:
+    if not path.exists():
+        raise pytest.UsageError(f"{path} is missing: the tests read models and photos from ../shared "
+                                "beside the checkout (or FACECLUSTER_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _require_shared(SHARED_DIR)
+
+
+@pytest.fixture(scope="session")
+def models_dir(shared_dir: Path) -> Path:
+    return _require_shared(shared_dir / "models")
+
+
+@pytest.fixture(scope="session")
+def faces_data_dir(shared_dir: Path) -> Path:
+    return _require_shared(shared_dir / "data" / "faces")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are cached per process; tests that change the environment get a fresh parse."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A real PostgreSQL server for the whole session, with a migrated template database."""
+    pgdata = Path(tempfile.mkdtemp(prefix="fc-pg-"))
+    url = start_embedded_server(pgdata)
+    with connect(url, autocommit=True) as conn:
+        conn.execute(f"create database {TEMPLATE_DB}")
+    migrate(database_url_for(url, TEMPLATE_DB))
+    yield url
+    shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def database_url_for(server_url: str, dbname: str) -> str:
+    """The server's URL pointing at another database (pgserver URLs are ``.../postgres?host=``)."""
+    base, _, query = server_url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{dbname}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def database_url(postgres_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated database for one test; also exported as DATABASE_URL."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"create database {name} template {TEMPLATE_DB}")
+    url = database_url_for(postgres_server_url, name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    with connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test's database, as the database owner (bypasses RLS)."""
+    with connect(database_url, autocommit=True) as conn:
+        yield conn
