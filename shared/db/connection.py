@@ -7,6 +7,7 @@ Every connection gets ``search_path = public, extensions`` (Supabase keeps pgvec
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Iterator
@@ -39,10 +40,9 @@ def resolve_database_url(settings: Settings) -> str:
 
 def configure_connection(conn: psycopg.Connection) -> None:
     """Register the pgvector adapter when the extension exists (it does after migrating)."""
-    try:
+    # Before the first migration the vector type does not exist; only `db migrate` runs then.
+    with contextlib.suppress(psycopg.ProgrammingError):
         register_vector(conn)
-    except psycopg.ProgrammingError:
-        pass  # vector type not installed yet: only `db migrate` runs on such a connection
     conn.commit()
 
 

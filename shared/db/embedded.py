@@ -10,9 +10,9 @@ any of them holds it and stops when the last one exits.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from shared.errors import OperatorError
-from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
