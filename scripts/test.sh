@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
+bash scripts/system-deps.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"

@@ -23,6 +23,7 @@ from shared.db.connection import connect
 from shared.db.embedded import start_embedded_server
 from shared.db.migrate import migrate
 from shared.settings import REPO_ROOT, get_settings
+from tests.pg import database_url_for
 
 SHARED_DIR = Path(os.environ.get("FACECLUSTER_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
 TEMPLATE_DB = "facecluster_template"
@@ -68,12 +69,6 @@ def postgres_server_url() -> Iterator[str]:
     migrate(database_url_for(url, TEMPLATE_DB))
     yield url
     shutil.rmtree(pgdata, ignore_errors=True)
-
-
-def database_url_for(server_url: str, dbname: str) -> str:
-    """The server's URL pointing at another database (pgserver URLs are ``.../postgres?host=``)."""
-    base, _, query = server_url.partition("?")
-    return f"{base.rsplit('/', 1)[0]}/{dbname}" + (f"?{query}" if query else "")
 
 
 @pytest.fixture
