@@ -17,6 +17,7 @@ from shared.settings import SettingsError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "shared.commands.db",
+    "shared.commands.config",
 )
 
 
