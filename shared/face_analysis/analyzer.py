@@ -1,0 +1,125 @@
+"""Image bytes → faces: decode, detect, align, embed, score, thumbnail.
+
+The one entry point the detection service and the CLI call. Models load lazily on the first
+image (so a process that never analyses pays nothing) under a lock (two requests may arrive
+together), after every file passed its SHA-256 check.
+
+Resolution is chosen per step: the detector gets just enough pixels for ``DET_SIZE`` (a JPEG
+is decoded at 1/2..1/8 scale), and the chips are cut from pixels where the smallest face is
+at least the recogniser's full-detail width, decoded again only when that needs more.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from shared.face_analysis.decode import open_image
+from shared.face_analysis.detectors import Detection, Detector, create_detector, fit_scale
+from shared.face_analysis.packs import get_pack, verify_pack
+from shared.face_analysis.quality import face_quality
+from shared.face_analysis.recognizers import Recognizer, create_recognizer
+from shared.face_analysis.results import Face, ImageAnalysis
+from shared.face_analysis.thumbnails import face_thumbnail
+from shared.settings import Settings, get_settings
+
+
+class FaceAnalyzer:
+    """Analyses images with one model pack; safe to share between threads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pack = get_pack(settings.model_pack)
+        self.threshold = (settings.detection_threshold if settings.detection_threshold is not None
+                          else self._pack.default_threshold)
+        self._load_lock = threading.Lock()
+        self._embed_lock = threading.Lock()
+        self._detector: Detector | None = None
+        self._recognizer: Recognizer | None = None
+
+    @property
+    def pack_id(self) -> str:
+        return self._pack.id
+
+    @property
+    def embedding_dim(self) -> int:
+        return self._recognizer.dim if self._recognizer is not None else self._pack.embedding_dim
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._recognizer is not None
+
+    def load(self) -> None:
+        """Verify and load the pack's models (done by the first analyse; call early to fail fast)."""
+        with self._load_lock:
+            if self._recognizer is not None:
+                return
+            settings = self._settings
+            paths = verify_pack(self._pack, settings.model_dir)
+            self._detector = create_detector(self._pack.detector, paths[self._pack.detector_file.path],
+                                             self.threshold, settings.det_size, settings.ort_intra_op_threads)
+            self._recognizer = create_recognizer(
+                self._pack.recognizer, tuple(paths[f.path] for f in self._pack.recognizer_files),
+                settings.recognizer_threads, settings.ort_intra_op_threads)
+
+    def close(self) -> None:
+        """Stop recogniser worker processes (the process-wide instance lives until exit)."""
+        if self._recognizer is not None:
+            self._recognizer.close()
+
+    def analyze_path(self, path: str | Path) -> ImageAnalysis:
+        return self.analyze(Path(path).read_bytes())
+
+    def analyze(self, data: bytes) -> ImageAnalysis:
+        """Faces of one image; raises an ImageError subclass when the bytes cannot be used."""
+        self.load()
+        assert self._detector is not None and self._recognizer is not None
+        image = open_image(data, self._settings.max_image_pixels)
+        pixels, scale = image.pixels(min(1.0, fit_scale(image.width, image.height, self._settings.det_size)))
+        detections = [d.scaled(1 / scale) for d in self._detector.detect(pixels)]
+        detections = [d for d in detections if _short_side(d.box) >= self._settings.min_face_size]
+        if not detections:
+            return ImageAnalysis(image.width, image.height, [])
+
+        needed = max(self._recognizer.full_detail_face_px / (d.box[2] - d.box[0]) for d in detections)
+        pixels, scale = image.pixels(min(1.0, needed))
+        in_pixels = [d.scaled(scale) for d in detections]
+        chips = [self._recognizer.align(pixels, d) for d in in_pixels]
+        with self._embed_lock:  # dlib's network keeps per-call state
+            embeddings = self._recognizer.embed(chips)
+        faces = [self._face(d, p, chip, embedding, pixels, image.width, image.height)
+                 for d, p, chip, embedding in zip(detections, in_pixels, chips, embeddings, strict=True)]
+        return ImageAnalysis(image.width, image.height, faces)
+
+    def _face(self, detection: Detection, in_pixels: Detection, chip: np.ndarray, embedding: np.ndarray,
+              pixels: np.ndarray, width: int, height: int) -> Face:
+        x1, y1, x2, y2 = (float(v) for v in detection.box)
+        bbox = (max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2))
+        return Face(
+            bbox=bbox,
+            landmarks=tuple((float(x), float(y)) for x, y in detection.landmarks),
+            det_score=detection.score,
+            quality=face_quality(detection.score, detection.box, detection.landmarks, chip),
+            embedding=embedding,
+            model=self._pack.id,
+            thumbnail=face_thumbnail(pixels, in_pixels.box),
+        )
+
+
+def _short_side(box: np.ndarray) -> float:
+    return float(min(box[2] - box[0], box[3] - box[1]))
+
+
+_shared: dict[Settings, FaceAnalyzer] = {}
+_shared_lock = threading.Lock()
+
+
+def get_analyzer(settings: Settings | None = None) -> FaceAnalyzer:
+    """The process-wide analyser for these settings (default: the environment's), models loaded once."""
+    settings = settings or get_settings()
+    with _shared_lock:
+        if settings not in _shared:
+            _shared[settings] = FaceAnalyzer(settings)
+        return _shared[settings]

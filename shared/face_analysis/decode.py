@@ -1,0 +1,192 @@
+"""Image bytes → RGB pixels, upright, at the resolution each step needs.
+
+Phones upload JPEG and HEIC with an EXIF orientation, PNGs may carry alpha or 16-bit samples,
+GIF/WebP may be animated. Everything becomes 8-bit RGB, turned upright, first frame only.
+
+Event photos are large (12+ Mpx) but the detector sees about 640 px, so a JPEG is decoded
+at reduced size with libjpeg's DCT scaling ("draft" mode: 1/2, 1/4 or 1/8), several times
+faster than a full decode followed by a resize. Face chips need more pixels than the detector,
+so :meth:`DecodedImage.pixels` is asked again with the scale the recogniser needs and decodes
+once more only when that scale is larger. Formats without DCT scaling are decoded once, fully.
+
+Every failure becomes an :class:`~shared.face_analysis.errors.ImageError` whose class says
+what is wrong; no Pillow exception escapes, so one bad upload cannot crash a worker.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from shared.face_analysis.errors import (
+    ImageTooLargeError,
+    NotAnImageError,
+    TruncatedImageError,
+    UnsupportedFormatError,
+)
+
+try:  # HEIC/HEIF (iPhone default) and AVIF; optional so a slim install still decodes JPEG.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is in the ml extra
+    pass
+
+# Image formats Pillow cannot decode here, recognised by their first bytes so the error says
+# "unsupported format" (a real photo we cannot read) rather than "not an image".
+_FOREIGN_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\x0a", 0, "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", 0, "JPEG XL"),
+    (b"FUJIFILMCCD-RAW", 0, "Fujifilm RAF"),
+    (b"II*\x00\x10\x00\x00\x00CR", 0, "Canon CR2"),
+    (b"ftypcrx ", 4, "Canon CR3"),
+    (b"IIRO", 0, "Olympus ORF"),
+)
+_EXIF_ORIENTATION = 0x0112
+_SWAPS_AXES = {5, 6, 7, 8}  # orientations that rotate by 90° or 270°
+
+
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _foreign_format(data: bytes) -> str | None:
+    head = data[:1024]
+    text = head.lstrip()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head):
+        return "SVG"
+    for signature, offset, name in _FOREIGN_SIGNATURES:
+        if head[offset:offset + len(signature)] == signature:
+            return name
+    return None
+
+
+@dataclass
+class DecodedImage:
+    """An opened, validated image whose pixels are decoded on demand at a chosen scale.
+
+    ``width`` and ``height`` are the full size after EXIF orientation: the coordinate system
+    of every box the pipeline reports. :meth:`pixels` returns an array and its scale relative
+    to that full size.
+    """
+
+    data: bytes
+    format: str
+    width: int
+    height: int
+    orientation: int
+    _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def pixels(self, min_scale: float = 1.0) -> tuple[np.ndarray, float]:
+        """Upright RGB uint8 pixels at the smallest available scale >= ``min_scale``."""
+        reduction = self._reduction_for(min_scale)
+        if reduction not in self._cache:
+            # Keep only what the next call may reuse: a larger decode makes smaller ones useless.
+            self._cache = {r: a for r, a in self._cache.items() if r < reduction}
+            self._cache[reduction] = self._decode(reduction)
+        array = self._cache[reduction]
+        return array, array.shape[1] / self.width
+
+    def _reduction_for(self, min_scale: float) -> int:
+        """The largest JPEG DCT reduction (1, 2, 4, 8) that still gives ``min_scale``."""
+        if self.format != "JPEG" or min_scale >= 1.0:
+            return 1
+        for reduction in (8, 4, 2):
+            if 1.0 / reduction >= min_scale:
+                return reduction
+        return 1
+
+    def _decode(self, reduction: int) -> np.ndarray:
+        image = _open(self.data)
+        try:
+            if reduction > 1:
+                stored_w, stored_h = image.size
+                image.draft("RGB", (math.ceil(stored_w / reduction), math.ceil(stored_h / reduction)))
+            image.load()
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLargeError(str(exc)) from None
+        except OSError as exc:
+            message = str(exc)
+            if "decoder" in message and "not available" in message:
+                raise UnsupportedFormatError(f"{self.format} image: {message}") from None
+            raise TruncatedImageError(f"{self.format} image data is truncated or corrupt ({message})") from None
+        except (SyntaxError, ValueError, EOFError, IndexError) as exc:
+            raise TruncatedImageError(f"{self.format} image data is truncated or corrupt ({exc})") from None
+        rgb = _to_rgb(image)
+        if self.orientation in _UPRIGHT:
+            rgb = rgb.transpose(_UPRIGHT[self.orientation])
+        return np.asarray(rgb)
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(str(exc)) from None
+    except UnidentifiedImageError:
+        foreign = _foreign_format(data)
+        if foreign:
+            raise UnsupportedFormatError(f"{foreign} images are not supported") from None
+        raise NotAnImageError("the data is not an image in a known format") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise TruncatedImageError(f"the image header is truncated or corrupt ({exc})") from None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB of any mode: alpha over white, 16-bit and float samples rescaled, CMYK converted."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}:
+        samples = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or samples.max(initial=0) > 255 else 255.0
+        gray = np.clip(samples / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, "L").convert("RGB")
+    has_alpha = image.mode in {"RGBA", "LA", "PA", "La", "RGBa"} or (
+        image.mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def open_image(data: bytes, max_pixels: int) -> DecodedImage:
+    """Identify and size-check the image without decoding its pixels.
+
+    The pixel limit is checked on the header, before any decoding, so a decompression bomb
+    costs nothing. Truncated or corrupt pixel data is found when :meth:`DecodedImage.pixels`
+    decodes it.
+    """
+    if not data:
+        raise NotAnImageError("the data is empty")
+    image = _open(data)
+    stored_w, stored_h = image.size
+    if stored_w * stored_h > max_pixels:
+        raise ImageTooLargeError(
+            f"{image.format} image is {stored_w}x{stored_h} = {stored_w * stored_h:,} pixels, "
+            f"more than the limit of {max_pixels:,} (MAX_IMAGE_PIXELS)")
+    if stored_w < 1 or stored_h < 1:
+        raise NotAnImageError(f"{image.format} image has no pixels ({stored_w}x{stored_h})")
+    try:
+        orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # a broken EXIF block should not cost the photo; treat it as upright
+        orientation = 1
+    if orientation not in range(1, 9):
+        orientation = 1
+    width, height = (stored_h, stored_w) if orientation in _SWAPS_AXES else (stored_w, stored_h)
+    return DecodedImage(data=data, format=image.format or "unknown", width=width, height=height,
+                        orientation=orientation)

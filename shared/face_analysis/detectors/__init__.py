@@ -1,0 +1,47 @@
+"""Face detectors behind one interface: RGB pixels in, boxes + five landmarks + scores out.
+
+Each detector scales the image to fit its input size (``DET_SIZE``) itself and returns
+coordinates in the pixels of the array it was given, so the caller only maps them from
+that array to the original image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face in the coordinates of the analysed array: box (4,), landmarks (5, 2), score."""
+
+    box: np.ndarray
+    landmarks: np.ndarray
+    score: float
+
+    def scaled(self, factor: float) -> Detection:
+        return Detection(self.box * factor, self.landmarks * factor, self.score)
+
+
+class Detector(Protocol):
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        """Faces scoring at least the detector's threshold, best first."""
+
+
+def fit_scale(width: int, height: int, det_size: tuple[int, int]) -> float:
+    """The factor that makes a width x height image fit in det_size, keeping its aspect ratio."""
+    return min(det_size[0] / width, det_size[1] / height)
+
+
+def create_detector(kind: str, path: Path, threshold: float, det_size: tuple[int, int],
+                    intra_op_threads: int) -> Detector:
+    if kind == "yunet":
+        from shared.face_analysis.detectors.yunet import YuNetDetector
+        return YuNetDetector(path, threshold, det_size)
+    if kind == "scrfd":
+        from shared.face_analysis.detectors.scrfd import ScrfdDetector
+        return ScrfdDetector(path, threshold, det_size, intra_op_threads)
+    raise ValueError(f"unknown detector {kind!r}")
