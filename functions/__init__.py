@@ -1,0 +1,1 @@
+"""Thin HTTP targets (functions-framework); the work happens in ``shared``."""

@@ -1,0 +1,4 @@
+"""Every HTTP target of the repository, for ``functions-framework --source functions/main.py --target <name>``."""
+
+from functions.face_person_actions import face_person_actions  # noqa: F401
+from functions.face_persons import face_persons  # noqa: F401

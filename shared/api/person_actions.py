@@ -1,0 +1,145 @@
+"""face-person-actions: the reviewer's changes to persons, and the GDPR actions of an event.
+
+Every action runs in one transaction that first takes the event's face-data lock, then locks
+the persons involved; failures roll back entirely. Roles: organisers do everything except
+``purge_my_data``, which any member does for themself.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from shared.api.auth import AuthenticatedUser
+from shared.api.http import ApiError, bool_param, choice_param, invalid, uuid_param
+from shared.api.roles import require_event_role
+from shared.db import person_actions
+from shared.db.connection import transaction
+from shared.db.events import is_event_member, lock_event_face_data, set_face_recognition_enabled
+from shared.db.gdpr import cancel_open_jobs, purge_event_face_data, purge_user_face_data
+from shared.db.person_actions import PersonActionError
+from shared.db.persons_read import get_person
+
+logger = logging.getLogger(__name__)
+
+MAX_DISPLAY_NAME = 200
+_STATUS_OF_KIND = {"not_found": 404, "conflict": 409, "invalid": 400}
+
+Action = Callable[[psycopg.Connection, uuid.UUID, AuthenticatedUser, dict[str, Any]], dict[str, Any]]
+
+
+def _person(conn: psycopg.Connection, person_id: uuid.UUID) -> dict[str, Any]:
+    row = get_person(conn, person_id)
+    return {key: str(value) if isinstance(value, uuid.UUID) else value for key, value in row.items()}
+
+
+def _assign(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    person_id, user_id = uuid_param(params, "person_id"), uuid_param(params, "user_id")
+    if not is_event_member(conn, event_id, user_id):
+        raise invalid("user_id", "not a member of this event")
+    tags = person_actions.assign(conn, event_id, person_id, user_id)
+    return {"person": _person(conn, person_id), **tags}
+
+
+def _unassign(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    person_id = uuid_param(params, "person_id")
+    tags = person_actions.unassign(conn, event_id, person_id)
+    return {"person": _person(conn, person_id), **tags}
+
+
+def _merge(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    person_id, into = uuid_param(params, "person_id"), uuid_param(params, "into_person_id")
+    tags = person_actions.merge(conn, event_id, person_id, into, force=bool_param(params, "force"))
+    return {"person": _person(conn, into), "merged_person_id": str(person_id), **tags}
+
+
+def _rename(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    person_id = uuid_param(params, "person_id")
+    name = params.get("display_name")
+    if name is not None and not isinstance(name, str):
+        raise invalid("display_name", "expected a string or null")
+    name = (name or "").strip() or None
+    if name is not None and len(name) > MAX_DISPLAY_NAME:
+        raise invalid("display_name", f"at most {MAX_DISPLAY_NAME} characters")
+    person_actions.rename(conn, event_id, person_id, name)
+    return {"person": _person(conn, person_id)}
+
+
+def _set_ignored(ignored: bool) -> Action:
+    def action(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+               params: dict[str, Any]) -> dict[str, Any]:
+        person_id = uuid_param(params, "person_id")
+        tags = person_actions.set_ignored(conn, event_id, person_id, ignored)
+        return {"person": _person(conn, person_id), **tags}
+    return action
+
+
+def _remove_face(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    person_id, face_id = uuid_param(params, "person_id"), uuid_param(params, "face_id")
+    tags = person_actions.remove_face(conn, event_id, person_id, face_id)
+    return {"person": _person(conn, person_id), "face_id": str(face_id), **tags}
+
+
+def _purge_my_data(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    purged = purge_user_face_data(conn, user.user_id, event_id)
+    logger.info("purged a user's face data", extra={"event_id": str(event_id), **purged})
+    return {"purged": purged}
+
+
+def _set_face_recognition(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    """Turning on needs the consent the app asks for; turning off erases the event's face data."""
+    if "enabled" not in params:
+        raise invalid("enabled", "required (true or false)")
+    enabled = bool_param(params, "enabled")
+    if enabled and params.get("consent") is not True:
+        raise ApiError(400, "consent_required", "enabling face recognition needs `consent: true` (the user "
+                       "confirmed the GDPR notice about biometric data)", field="consent")
+    previous = set_face_recognition_enabled(conn, event_id, enabled)
+    body: dict[str, Any] = {"face_recognition_enabled": enabled, "previously_enabled": previous}
+    if enabled:
+        logger.info("face recognition enabled with consent", extra={"event_id": str(event_id),
+                                                                    "consent_by": str(user.user_id)})
+    else:
+        body["jobs_cancelled"] = cancel_open_jobs(conn, event_id, "face recognition was turned off")
+        body["purged"] = purge_event_face_data(conn, user.user_id, event_id)
+        logger.info("face recognition disabled; event face data purged",
+                    extra={"event_id": str(event_id), **body["purged"]})
+    return body
+
+
+ACTIONS: dict[str, tuple[str, Action]] = {
+    "assign": ("organiser", _assign),
+    "unassign": ("organiser", _unassign),
+    "merge": ("organiser", _merge),
+    "rename": ("organiser", _rename),
+    "ignore": ("organiser", _set_ignored(True)),
+    "unignore": ("organiser", _set_ignored(False)),
+    "remove_face": ("organiser", _remove_face),
+    "set_face_recognition": ("organiser", _set_face_recognition),
+    "purge_my_data": ("member", _purge_my_data),
+}
+
+
+def perform_action(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    name = choice_param(params, "action", ACTIONS)
+    event_id = uuid_param(params, "event_id")
+    needed_role, action = ACTIONS[name]
+    try:
+        with transaction() as conn:
+            require_event_role(conn, event_id, user.user_id, needed_role)
+            lock_event_face_data(conn, event_id)
+            result = action(conn, event_id, user, params)
+    except PersonActionError as exc:
+        raise ApiError(_STATUS_OF_KIND[exc.kind], exc.code, exc.message, field=exc.field) from None
+    return {"action": name, "event_id": str(event_id), **result}, 200

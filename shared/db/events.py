@@ -1,0 +1,65 @@
+"""SQL about events as face recognition sees them: who may do what, the feature flag, the lock."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+
+# Namespace of the per-event advisory lock (first key of the two-int form), "fcev".
+_EVENT_LOCK_NAMESPACE = 0x66636576
+
+
+@dataclass(frozen=True)
+class EventAccess:
+    event_id: uuid.UUID
+    role: str | None                  # 'organiser' (the owner included), 'member' or None
+    face_recognition_enabled: bool
+
+
+def event_access(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> EventAccess | None:
+    """The user's role in the event (None when the event does not exist)."""
+    row = conn.execute(
+        """
+        select e.id, e.face_recognition_enabled,
+               case when e.owner_id = %(user)s or m.role = 'organiser' then 'organiser'
+                    when m.role is not null then 'member' end as role
+          from events e
+          left join event_members m on m.event_id = e.id and m.user_id = %(user)s
+         where e.id = %(event)s
+        """,
+        {"event": event_id, "user": user_id},
+    ).fetchone()
+    if row is None:
+        return None
+    return EventAccess(row["id"], row["role"], row["face_recognition_enabled"])
+
+
+def is_event_member(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    access = event_access(conn, event_id, user_id)
+    return access is not None and access.role is not None
+
+
+def lock_event_face_data(conn: psycopg.Connection, event_id: uuid.UUID) -> None:
+    """Serialise writers of an event's persons, faces and face tags until the transaction ends.
+
+    Row locks on persons alone cannot order two actions that touch different persons sharing
+    media (their tag syncs would interleave); one transaction-scoped lock per event does, and
+    writes to one event are rare enough for that to cost nothing.
+    """
+    conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_EVENT_LOCK_NAMESPACE, str(event_id)))
+
+
+def set_face_recognition_enabled(conn: psycopg.Connection, event_id: uuid.UUID, enabled: bool) -> bool:
+    """Set the flag; return its previous value."""
+    row = conn.execute(
+        """
+        update events e set face_recognition_enabled = %(enabled)s
+          from (select face_recognition_enabled as before from events where id = %(event)s for update) old
+         where e.id = %(event)s
+        returning old.before
+        """,
+        {"event": event_id, "enabled": enabled},
+    ).fetchone()
+    return bool(row["before"])

@@ -1,0 +1,170 @@
+"""SQL of the reviewer's actions on persons: link, merge, rename, ignore, remove a face.
+
+Each function runs inside the caller's transaction, which must hold
+:func:`shared.db.events.lock_event_face_data` for the event. The persons involved are locked
+``for update`` in id order (two merges in opposite directions wait for each other instead of
+deadlocking), and every function ends by recounting the persons it touched and syncing the
+face tags of the media it touched, so ``face_count`` always equals the faces pointing at a
+person and face tags always follow the links (``shared.db.face_tags``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+import psycopg
+
+from shared.db.face_tags import media_of_persons, sync_face_tags
+
+
+class PersonActionError(Exception):
+    """The action cannot be done; ``kind`` is 'not_found', 'conflict' or 'invalid'."""
+
+    def __init__(self, kind: str, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def lock_persons(conn: psycopg.Connection, event_id: uuid.UUID,
+                 person_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Lock the persons of the event in id order; a missing one is a 'not_found' error."""
+    rows = conn.execute("select * from face_persons where event_id = %s and id = any(%s) order by id for update",
+                        (event_id, sorted(person_ids))).fetchall()
+    found = {row["id"]: row for row in rows}
+    for person_id in person_ids:
+        if person_id not in found:
+            raise PersonActionError("not_found", "person_not_found", f"no person {person_id} in this event",
+                                    "person_id")
+    return found
+
+
+def _require_not_merged(person: dict[str, Any], field: str = "person_id") -> None:
+    if person["status"] == "merged":
+        raise PersonActionError("conflict", "person_merged",
+                                f"person {person['id']} was merged into {person['merged_into']}", field)
+
+
+def refresh_persons(conn: psycopg.Connection, person_ids: Collection[uuid.UUID]) -> None:
+    """Recount faces and keep the representative face one of the person's own (else its best face)."""
+    conn.execute(
+        """
+        update face_persons p
+           set face_count = (select count(*) from faces f where f.person_id = p.id),
+               representative_face_id = coalesce(
+                   (select f.id from faces f where f.id = p.representative_face_id and f.person_id = p.id),
+                   (select f.id from faces f where f.person_id = p.id
+                     order by f.quality desc, f.det_score desc, f.id limit 1)),
+               updated_at = now()
+         where p.id = any(%s)
+        """,
+        (list(person_ids),),
+    )
+
+
+def _finish(conn: psycopg.Connection, person_ids: Collection[uuid.UUID],
+            extra_media: Collection[uuid.UUID] = ()) -> dict[str, Any]:
+    refresh_persons(conn, person_ids)
+    media = set(media_of_persons(conn, person_ids)) | set(extra_media)
+    return sync_face_tags(conn, media)
+
+
+def assign(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+    """Link the person to a member; their media get face tags (idempotent)."""
+    person = lock_persons(conn, event_id, [person_id])[person_id]
+    _require_not_merged(person)
+    if person["status"] != "active":
+        raise PersonActionError("conflict", "person_ignored", "an ignored person cannot be linked; unignore it first")
+    conn.execute("update face_persons set linked_user_id = %s, updated_at = now() where id = %s",
+                 (user_id, person_id))
+    return _finish(conn, [person_id])
+
+
+def unassign(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID) -> dict[str, Any]:
+    """Remove the link; the face tags it supported go, manual tags stay."""
+    lock_persons(conn, event_id, [person_id])
+    conn.execute("update face_persons set linked_user_id = null, updated_at = now() where id = %s", (person_id,))
+    return _finish(conn, [person_id])
+
+
+def merge(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, into_person_id: uuid.UUID,
+          *, force: bool) -> dict[str, Any]:
+    """Move every face of ``person_id`` into ``into_person_id`` and mark the former merged.
+
+    Links: the target keeps its own; an unlinked target takes the secondary's. Two different
+    links are a conflict unless ``force`` (then the target's link wins and the secondary's
+    user loses the tags that only this person supported).
+    """
+    if person_id == into_person_id:
+        raise PersonActionError("invalid", "invalid_request", "cannot merge a person into itself", "into_person_id")
+    persons = lock_persons(conn, event_id, [person_id, into_person_id])
+    source, target = persons[person_id], persons[into_person_id]
+    _require_not_merged(source)
+    _require_not_merged(target, "into_person_id")
+    if source["model"] != target["model"]:
+        raise PersonActionError("invalid", "invalid_request", "the persons come from different models",
+                                "into_person_id")
+    links = {source["linked_user_id"], target["linked_user_id"]} - {None}
+    if len(links) > 1 and not force:
+        raise PersonActionError("conflict", "link_conflict",
+                                "the persons are linked to different users; send force=true to merge anyway")
+    conn.execute(
+        "update faces set person_id = %s, updated_at = now() where person_id = %s",
+        (into_person_id, person_id))
+    conn.execute(
+        """
+        update face_persons
+           set linked_user_id = coalesce(linked_user_id, %(link)s),
+               display_name = coalesce(display_name, %(name)s), updated_at = now()
+         where id = %(target)s
+        """,
+        {"target": into_person_id, "link": source["linked_user_id"], "name": source["display_name"]})
+    # Earlier merges into the secondary now point at the target: chains stay one step long.
+    conn.execute("update face_persons set merged_into = %s, updated_at = now() where merged_into = %s",
+                 (into_person_id, person_id))
+    conn.execute(
+        "update face_persons set status = 'merged', merged_into = %s, linked_user_id = null,"
+        " representative_face_id = null, updated_at = now() where id = %s",
+        (into_person_id, person_id))
+    return _finish(conn, [person_id, into_person_id])
+
+
+def rename(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, display_name: str | None) -> None:
+    person = lock_persons(conn, event_id, [person_id])[person_id]
+    _require_not_merged(person)
+    conn.execute("update face_persons set display_name = %s, updated_at = now() where id = %s",
+                 (display_name, person_id))
+
+
+def set_ignored(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, ignored: bool) -> dict[str, Any]:
+    """Ignore (a stranger, a poster face) or bring back a person; ignored persons support no tags."""
+    person = lock_persons(conn, event_id, [person_id])[person_id]
+    _require_not_merged(person)
+    conn.execute("update face_persons set status = %s, updated_at = now() where id = %s",
+                 ("ignored" if ignored else "active", person_id))
+    return _finish(conn, [person_id])
+
+
+def remove_face(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID,
+                face_id: uuid.UUID) -> dict[str, Any]:
+    """Take a wrongly clustered face out of the person; it is never put back into that person."""
+    person = lock_persons(conn, event_id, [person_id])[person_id]
+    _require_not_merged(person)
+    face = conn.execute(
+        """
+        update faces
+           set person_id = null, assignment = null, updated_at = now(),
+               rejected_person_ids = case when %(person)s = any(rejected_person_ids) then rejected_person_ids
+                                          else array_append(rejected_person_ids, %(person)s) end
+         where id = %(face)s and person_id = %(person)s
+        returning media_id
+        """,
+        {"face": face_id, "person": person_id}).fetchone()
+    if face is None:
+        raise PersonActionError("not_found", "face_not_found", f"face {face_id} is not in person {person_id}",
+                                "face_id")
+    return _finish(conn, [person_id], [face["media_id"]])

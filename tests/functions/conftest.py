@@ -1,0 +1,73 @@
+"""Fixtures of the app-facing functions: the environment, minted tokens, app clients, a world of persons."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import flask.testing
+import functions_framework
+import jwt
+import pytest
+
+from shared.db.connection import get_pool
+from shared.settings import REPO_ROOT, get_settings
+
+JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
+CALLBACK_SECRET = "test-callback-secret"
+APP_ORIGIN = "https://app.example"
+MAIN_SOURCE = str(REPO_ROOT / "functions" / "main.py")
+
+
+def mint_token(user_id: uuid.UUID | str, *, secret: str = JWT_SECRET, expires_in: int = 600,
+               audience: str = "authenticated", **claims: Any) -> str:
+    now = int(time.time())
+    payload = {"sub": str(user_id), "aud": audience, "role": "authenticated", "iat": now, "exp": now + expires_in,
+               **claims}
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
+@pytest.fixture
+def api_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The functions' configuration for a test: its own database, test secrets, generous limits."""
+    monkeypatch.setenv("SUPABASE_JWT_SECRET", JWT_SECRET)
+    monkeypatch.setenv("CALLBACK_SECRET", CALLBACK_SECRET)
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", APP_ORIGIN)
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")
+    get_settings.cache_clear()
+    yield
+    get_pool().close()  # before the test database is dropped
+
+
+@dataclass
+class FunctionClient:
+    """A functions-framework app of one target, called as the app would call it."""
+
+    client: flask.testing.FlaskClient
+
+    def call(self, body: dict[str, Any] | None = None, *, user: uuid.UUID | None = None, token: str | None = None,
+             method: str = "POST", query: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> Any:
+        headers = dict(headers or {})
+        if user is not None:
+            token = mint_token(user)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.client.open("/", method=method, json=body, query_string=query, headers=headers)
+
+
+def function_client(target: str) -> FunctionClient:
+    return FunctionClient(functions_framework.create_app(target=target, source=MAIN_SOURCE).test_client())
+
+
+@pytest.fixture
+def persons_api(api_env: None) -> FunctionClient:
+    return function_client("face_persons")
+
+
+@pytest.fixture
+def actions_api(api_env: None) -> FunctionClient:
+    return function_client("face_person_actions")
