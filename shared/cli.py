@@ -18,6 +18,8 @@ from shared.settings import SettingsError
 COMMAND_MODULES: tuple[str, ...] = (
     "shared.commands.db",
     "shared.commands.config",
+    "shared.commands.analyze",
+    "shared.commands.models",
 )
 
 

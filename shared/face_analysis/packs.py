@@ -83,7 +83,7 @@ DLIB_RESNET = ModelFile("dlib_face_recognition_resnet_model_v1.dat",
 
 _DLIB_LICENCE = "dlib ResNet + 5-point shape predictor: public domain (CC0)"
 PACKS: dict[str, ModelPack] = {pack.id: pack for pack in (
-    ModelPack("yunet-dlib", "yunet", YUNET, "dlib_resnet", (DLIB_SHAPE_5, DLIB_RESNET), 128, 0.6,
+    ModelPack("yunet-dlib", "yunet", YUNET, "dlib_resnet", (DLIB_SHAPE_5, DLIB_RESNET), 128, 0.5,
               f"YuNet: MIT; {_DLIB_LICENCE}", commercial_use=True),
     ModelPack("scrfd-dlib", "scrfd", SCRFD_500M, "dlib_resnet", (DLIB_SHAPE_5, DLIB_RESNET), 128, 0.5,
               f"SCRFD-500M: InsightFace pretrained model, non-commercial research only; {_DLIB_LICENCE}",

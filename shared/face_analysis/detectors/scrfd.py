@@ -19,6 +19,10 @@ from shared.face_analysis.sessions import get_session
 _STRIDES = (8, 16, 32)
 _ANCHORS_PER_CELL = 2
 _NMS_THRESHOLD = 0.4
+# SCRFD misses a face that fills the whole frame (a profile picture, a face crop): its largest
+# anchors are smaller. Small images are padded by this fraction on each side, which costs no
+# resolution because they are upscaled to DET_SIZE anyway.
+_SMALL_IMAGE_PADDING = 0.3
 
 
 class ScrfdDetector:
@@ -38,6 +42,16 @@ class ScrfdDetector:
         return self._centres[key]
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
+        height, width = rgb.shape[:2]
+        if max(width, height) * (1 + 2 * _SMALL_IMAGE_PADDING) <= min(self._det_size):
+            pad = round(max(width, height) * _SMALL_IMAGE_PADDING)
+            padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+            shift = np.array([pad, pad], dtype=np.float32)
+            return [Detection(d.box - np.tile(shift, 2), d.landmarks - shift, d.score)
+                    for d in self._detect_fitted(padded)]
+        return self._detect_fitted(rgb)
+
+    def _detect_fitted(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
         scale = fit_scale(width, height, self._det_size)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
