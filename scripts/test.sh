@@ -11,6 +11,11 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"
 ruff check .
 
+# Terraform's static security checks, from checkov's own venv (.venv-checkov); no skip
+# without a reason written next to it (infra/terraform).
+echo "== checkov"
+bash scripts/checkov.sh
+
 echo "== pytest"
 set +e
 pytest "$@"

@@ -1,0 +1,92 @@
+# face-detect: the Pub/Sub push endpoint (functions-framework target detect_push). Private:
+# internal ingress (Pub/Sub in this project counts as internal) and IAM-checked OIDC tokens
+# from the push identity only.
+
+resource "google_cloud_run_v2_service" "detect" {
+  name                = local.detect_service_name
+  location            = var.region
+  ingress             = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  deletion_protection = false
+  labels              = var.labels
+  # The deterministic URL as an extra accepted audience: the push subscription and the
+  # service's own token check (PUSH_AUTH_AUDIENCE) both use it.
+  custom_audiences = [local.detect_audience]
+
+  template {
+    service_account = google_service_account.detect.email
+    timeout         = "${var.detect_ack_deadline_seconds}s"
+    # CPU-bound: one request per vCPU, each on one onnxruntime thread.
+    max_instance_request_concurrency = var.detect_cpu
+    labels                           = var.labels
+
+    scaling {
+      min_instance_count = var.detect_min_instances
+      max_instance_count = var.detect_max_instances
+    }
+
+    containers {
+      image = local.image
+      args  = ["--target=detect_push"]
+
+      resources {
+        limits = {
+          cpu    = tostring(var.detect_cpu)
+          memory = "${var.detect_memory_mib}Mi"
+        }
+        # CPU only while requests run (push traffic is bursty); boosted while the models load.
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      ports {
+        container_port = 8080
+      }
+
+      dynamic "env" {
+        for_each = local.detect_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      dynamic "env" {
+        for_each = toset(local.secret_readers.detect)
+        content {
+          name = env.value
+          value_source {
+            secret_key_ref {
+              secret  = google_secret_manager_secret.app[env.value].secret_id
+              version = "latest"
+            }
+          }
+        }
+      }
+
+      startup_probe {
+        http_get {
+          path = "/health"
+        }
+        period_seconds    = 5
+        timeout_seconds   = 3
+        failure_threshold = 24
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/health"
+        }
+        period_seconds    = 30
+        timeout_seconds   = 5
+        failure_threshold = 3
+      }
+    }
+  }
+
+  # Cloud Build rolls out new images (cloudbuild.yaml); Terraform owns everything else.
+  lifecycle {
+    ignore_changes = [template[0].containers[0].image, client, client_version]
+  }
+
+  depends_on = [google_secret_manager_secret_iam_member.runtime_reads]
+}

@@ -1,0 +1,91 @@
+# Names, URLs and environment shared by the resources in the other files.
+
+locals {
+  image = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}/facecluster:${var.image_tag}"
+
+  detect_service_name = "face-detect"
+  cluster_job_name    = "face-cluster"
+  detect_topic_name   = "ml-detect"
+
+  # The app's HTTP functions: Cloud Run service name => functions-framework target.
+  functions = {
+    "ml-enqueue"          = "ml_enqueue"
+    "ml-callback"         = "ml_callback"
+    "face-persons"        = "face_persons"
+    "face-person-actions" = "face_person_actions"
+  }
+
+  # Cloud Run's deterministic service URL, https://<service>-<project number>.<region>.run.app.
+  # Used where a service must know its own URL (the audience of the OIDC tokens sent to it),
+  # which its `uri` attribute cannot give without a dependency cycle.
+  run_url         = { for name in concat([local.detect_service_name], keys(local.functions)) : name => "https://${name}-${data.google_project.this.number}.${var.region}.run.app" }
+  detect_audience = local.run_url[local.detect_service_name]
+  callback_url    = local.run_url["ml-callback"]
+
+  # Secret Manager secrets, by the environment variable they are mounted as.
+  secrets = {
+    CALLBACK_SECRET           = "facecluster-callback-secret"
+    SUPABASE_SERVICE_ROLE_KEY = "facecluster-supabase-service-role-key"
+    DATABASE_URL              = "facecluster-database-url"
+    SUPABASE_JWT_SECRET       = "facecluster-supabase-jwt-secret"
+  }
+
+  # Which identity reads which secret: each component only the ones it uses.
+  secret_readers = {
+    detect    = ["CALLBACK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL"]
+    functions = ["CALLBACK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL", "SUPABASE_JWT_SECRET"]
+    cluster   = ["CALLBACK_SECRET", "DATABASE_URL"]
+  }
+
+  # Plain (non-secret) environment every component reads; names are shared/settings.py's.
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    SUPABASE_URL         = var.supabase_url
+    STORAGE_BUCKET       = var.storage_bucket
+    CALLBACK_URL         = local.callback_url
+    MODEL_PACK           = var.model_pack
+    PUBSUB_TOPIC         = local.detect_topic_name
+    CLUSTER_RUNNER       = "cloud-run"
+    CLUSTER_JOB_NAME     = local.cluster_job_name
+    CLOUD_RUN_REGION     = var.region
+    JOB_LEASE_SECONDS    = tostring(var.job_lease_seconds)
+    JOB_MAX_ATTEMPTS     = tostring(var.job_max_attempts)
+    LOG_LEVEL            = var.log_level
+  }
+
+  detect_env = merge(local.common_env, {
+    DET_SIZE                  = var.det_size
+    ORT_INTRA_OP_THREADS      = "1"
+    THREADS                   = tostring(var.detect_cpu) # gunicorn threads = request concurrency
+    PUSH_AUTH_AUDIENCE        = local.detect_audience
+    PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.push.email
+    }, var.detection_threshold == null ? {} : {
+    DETECTION_THRESHOLD = tostring(var.detection_threshold)
+  })
+
+  functions_env = merge(local.common_env, {
+    CORS_ALLOWED_ORIGINS = join(",", var.app_origins)
+  })
+
+  cluster_env = merge(local.common_env,
+    var.min_cluster_size == null ? {} : { MIN_CLUSTER_SIZE = tostring(var.min_cluster_size) },
+    var.min_samples == null ? {} : { MIN_SAMPLES = tostring(var.min_samples) },
+    var.cluster_epsilon == null ? {} : { CLUSTER_EPSILON = tostring(var.cluster_epsilon) },
+  )
+}
+
+resource "google_project_service" "enabled" {
+  for_each = toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "iam.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+  service            = each.value
+  disable_on_destroy = false
+}
