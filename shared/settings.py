@@ -134,6 +134,11 @@ VARIABLES: tuple[Var, ...] = (
     Var("CORS_ALLOWED_ORIGINS", _parse_list, ("*",), "comma-separated origins", "CORS allowed origins."),
     Var("RATE_LIMIT_PER_MINUTE", _bounded(int, 1), 120, "an integer", "Requests per user, endpoint and minute."),
     Var("LOG_LEVEL", str, "INFO", "DEBUG | INFO | WARNING | ERROR", "Log level."),
+    # Detection service
+    Var("STORAGE_EMULATOR_HOST", str, None, "host:port or http://host:port",
+        "Cloud Storage emulator for gs:// images (development, tests); unset: real Cloud Storage."),
+    Var("PUSH_AUTH_CERTS_URL", str, "https://www.googleapis.com/oauth2/v1/certs", "a URL",
+        "Public certificates that Pub/Sub push OIDC tokens are verified against."),
 )
 
 _FIELD_NAMES = {var.name: var.name.lower() for var in VARIABLES}
@@ -179,6 +184,8 @@ class Settings:
     cors_allowed_origins: tuple[str, ...]
     rate_limit_per_minute: int
     log_level: str
+    storage_emulator_host: str | None
+    push_auth_certs_url: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

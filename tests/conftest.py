@@ -25,6 +25,8 @@ from shared.db.migrate import migrate
 from shared.settings import REPO_ROOT, get_settings
 from tests.pg import database_url_for
 
+pytest_plugins = ["tests.support"]
+
 SHARED_DIR = Path(os.environ.get("FACECLUSTER_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
 TEMPLATE_DB = "facecluster_template"
 
