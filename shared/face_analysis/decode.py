@@ -115,8 +115,6 @@ class DecodedImage:
                 stored_w, stored_h = image.size
                 image.draft("RGB", (math.ceil(stored_w / reduction), math.ceil(stored_h / reduction)))
             image.load()
-        except Image.DecompressionBombError as exc:
-            raise ImageTooLargeError(str(exc)) from None
         except OSError as exc:
             message = str(exc)
             if "decoder" in message and "not available" in message:
@@ -136,7 +134,7 @@ def _open(data: bytes) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(str(exc)) from None
+        raise ImageTooLargeError(f"refused as a decompression bomb: {exc}") from None
     except UnidentifiedImageError:
         foreign = _foreign_format(data)
         if foreign:
