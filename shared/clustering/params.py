@@ -1,0 +1,63 @@
+"""Clustering parameters, with defaults measured per embedding model.
+
+The right distances depend on the recogniser, not on the detector: dlib's ResNet (128-d, every
+``*-dlib`` pack) and ArcFace (512-d, ``buffalo_l``) spread identities very differently on the
+unit sphere. The guide's ``CLUSTER_EPSILON=0.4`` was tuned for ArcFace; on dlib embeddings it
+merges different people (see ``docs/clustering.md`` for the measurements behind each value).
+
+All distances are Euclidean between L2-normalised embeddings (``sqrt(2 - 2 cos)``, 0..2).
+``MIN_CLUSTER_SIZE`` / ``MIN_SAMPLES`` / ``CLUSTER_EPSILON`` / ``MIN_FACE_QUALITY`` override the
+model's default when set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class ClusteringParams:
+    min_cluster_size: int     # HDBSCAN: smallest person
+    min_samples: int          # HDBSCAN: density (neighbours) a face needs to be a core face
+    epsilon: float            # HDBSCAN cluster_selection_epsilon: clusters closer than this are one
+    min_quality: float        # faces below this quality are left out of clustering
+    link_distance: float      # faces farther than this from every other face never share a person
+    merge_distance: float     # clusters whose faces are this close on average are one person
+    attach_distance: float    # noise pass / incremental: farthest a face may be from its person
+    attach_margin: float      # ... and how much nearer that person must be than any other
+
+
+# Measured on ../shared/data/faces (bench/cluster_quality.py), see docs/clustering.md.
+DLIB_DEFAULTS = ClusteringParams(min_cluster_size=2, min_samples=1, epsilon=0.0, min_quality=0.2,
+                                 link_distance=0.5, merge_distance=0.42, attach_distance=0.40, attach_margin=0.04)
+# ArcFace (buffalo_l): no ArcFace weights are available here, so these follow the guide
+# (epsilon 0.4, tuned on ArcFace) and the published ArcFace verification threshold
+# (cosine similarity ~0.4, i.e. Euclidean ~1.1); see docs/clustering.md.
+ARCFACE_DEFAULTS = ClusteringParams(min_cluster_size=2, min_samples=1, epsilon=0.4, min_quality=0.0,
+                                    link_distance=1.2, merge_distance=1.0, attach_distance=1.0, attach_margin=0.1)
+
+_DEFAULTS_BY_DIMENSION = {128: DLIB_DEFAULTS, 512: ARCFACE_DEFAULTS}
+
+
+def model_defaults(model: str, dimension: int | None = None) -> ClusteringParams:
+    """Defaults for a model pack id (``yunet-dlib``, ``buffalo_l`` ...) or, failing that, a dimension."""
+    if model.endswith("-dlib") or model == "dlib":
+        return DLIB_DEFAULTS
+    if model.startswith("buffalo") or "arcface" in model:
+        return ARCFACE_DEFAULTS
+    if dimension in _DEFAULTS_BY_DIMENSION:
+        return _DEFAULTS_BY_DIMENSION[dimension]
+    raise ValueError(f"no clustering defaults for model {model!r} ({dimension}-d embeddings)")
+
+
+def params_for_model(model: str, settings: Settings, dimension: int | None = None) -> ClusteringParams:
+    """The model's defaults with the environment's overrides applied."""
+    overrides = {
+        "min_cluster_size": settings.min_cluster_size,
+        "min_samples": settings.min_samples,
+        "epsilon": settings.cluster_epsilon,
+        "min_quality": settings.min_face_quality,
+    }
+    return replace(model_defaults(model, dimension), **{k: v for k, v in overrides.items() if v is not None})
