@@ -2,3 +2,5 @@
 
 from functions.face_person_actions import face_person_actions  # noqa: F401
 from functions.face_persons import face_persons  # noqa: F401
+from functions.ml_callback import ml_callback  # noqa: F401
+from functions.ml_enqueue import ml_enqueue  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,8 +14,10 @@ import functions_framework
 import jwt
 import pytest
 
+from shared.cluster_runner import use_cluster_runner
 from shared.db.connection import get_pool
 from shared.settings import REPO_ROOT, get_settings
+from tests.support.pubsub_emulator import PubsubEmulator, pubsub_emulator  # noqa: F401 (a fixture)
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
 CALLBACK_SECRET = "test-callback-secret"
@@ -71,3 +74,45 @@ def persons_api(api_env: None) -> FunctionClient:
 @pytest.fixture
 def actions_api(api_env: None) -> FunctionClient:
     return function_client("face_person_actions")
+
+
+class RecordingRunner:
+    """Stands in for the Cloud Run Jobs API / subprocess: records each clustering start."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[uuid.UUID, uuid.UUID]] = []
+        self._lock = threading.Lock()
+
+    def start(self, event_id: uuid.UUID, job_id: uuid.UUID) -> str:
+        with self._lock:
+            self.starts.append((event_id, job_id))
+        return "recorded"
+
+
+@pytest.fixture
+def runner() -> Iterator[RecordingRunner]:
+    recording = RecordingRunner()
+    with use_cluster_runner(recording):
+        yield recording
+
+
+@pytest.fixture
+def detect_topic(pubsub_emulator: PubsubEmulator,  # noqa: F811 (the imported fixture)
+                 monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A fresh topic on the emulator that ml-enqueue publishes to, and a pull subscription to read it."""
+    topic = pubsub_emulator.create_topic("ml-detect")
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.host)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", pubsub_emulator.project)
+    monkeypatch.setenv("PUBSUB_TOPIC", topic.rsplit("/", 1)[1])
+    get_settings.cache_clear()
+    return topic, pubsub_emulator.create_pull_subscription(topic)
+
+
+@pytest.fixture
+def enqueue_api(api_env: None) -> FunctionClient:
+    return function_client("ml_enqueue")
+
+
+@pytest.fixture
+def callback_api(api_env: None) -> FunctionClient:
+    return function_client("ml_callback")

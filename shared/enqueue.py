@@ -1,0 +1,78 @@
+"""Detection requests: create the jobs an event's media need and publish one message per job.
+
+Jobs are committed before their messages are published, so a message always finds its row.
+A message that fails to publish fails its job at once (the in-flight index would otherwise
+block the media forever) and the caller answers 503: re-sending the same request then
+creates and publishes exactly the jobs that are missing. A crash between commit and publish
+leaves pending jobs that the ml-callback sweep republishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from shared.db.connection import transaction
+from shared.db.enqueue import create_detect_jobs, event_media, fail_unpublished_jobs, forget_analyses
+from shared.db.events import lock_event_face_data
+from shared.messages import DetectMessage
+from shared.pubsub import get_detect_publisher
+from shared.settings import Settings
+from shared.storage import image_location_for_media
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownMediaError(ValueError):
+    """Some requested media are not image media of the event."""
+
+    def __init__(self, media_ids: Collection[uuid.UUID]) -> None:
+        self.media_ids = sorted(media_ids)
+        super().__init__(f"not image media of this event: {', '.join(map(str, self.media_ids[:5]))}"
+                         + (" ..." if len(self.media_ids) > 5 else ""))
+
+
+@dataclass
+class DetectEnqueueResult:
+    job_ids: list[uuid.UUID] = field(default_factory=list)       # created and published
+    skipped_analysed: int = 0       # already analysed by the current model (no force)
+    already_in_flight: int = 0      # a pending/processing job exists
+    reanalysed: int = 0             # analyses dropped because of force
+    publish_failed: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+def enqueue_detection(settings: Settings, event_id: uuid.UUID, media_ids: Collection[uuid.UUID] | None,
+                      priority: int, force: bool) -> DetectEnqueueResult:
+    """Create and publish detect jobs for the event's media (all of them when ``media_ids`` is None)."""
+    model = settings.model_pack
+    result = DetectEnqueueResult()
+    with transaction() as conn:
+        media = event_media(conn, event_id, model, media_ids)
+        if media_ids is not None and len(media) != len(set(media_ids)):
+            raise UnknownMediaError(set(media_ids) - {row["id"] for row in media})
+        analysed = [row["id"] for row in media if row["analysed"]]
+        if force and analysed:
+            lock_event_face_data(conn, event_id)
+            result.reanalysed = forget_analyses(conn, event_id, model, analysed)
+        todo = [row["id"] for row in media if force or not row["analysed"]]
+        result.skipped_analysed = len(media) - len(todo)
+        created = create_detect_jobs(conn, event_id, model, todo, priority, settings.job_max_attempts)
+        result.already_in_flight = len(todo) - len(created)
+    paths = {row["id"]: row["storage_path"] for row in media}
+    messages = [DetectMessage(job_id=job["id"], event_id=event_id, media_id=job["media_id"],
+                              image=image_location_for_media(paths[job["media_id"]], settings), model=model)
+                for job in created]
+    if messages:
+        report = get_detect_publisher(settings).publish(messages)
+        result.job_ids = list(report.published)
+        result.publish_failed = report.failed
+        if report.failed:
+            with transaction() as conn:
+                fail_unpublished_jobs(conn, report.failed)
+    logger.info("detection enqueued", extra={"event_id": str(event_id), "jobs": len(result.job_ids),
+                                             "skipped_analysed": result.skipped_analysed,
+                                             "already_in_flight": result.already_in_flight,
+                                             "publish_failed": len(result.publish_failed)})
+    return result
