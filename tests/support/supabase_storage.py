@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import flask
@@ -27,7 +27,7 @@ from flask.typing import ResponseReturnValue
 from tests.support.loopback import serve_wsgi
 
 SERVICE_ROLE_KEY = "stand-in-service-role-key"
-_TOKEN_SECRET = "stand-in-storage-secret"
+_TOKEN_SECRET = "stand-in-storage-secret-of-32-bytes-or-more"
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class SupabaseStorageStandIn:
         self.canned: deque[CannedResponse] = deque()
         self.downloads = 0
         self.download_delay = 0.0          # seconds each download stalls before answering
+        self.before_download: Callable[[], None] | None = None   # runs as each download starts
         self.url = ""                      # set once serving
         self.app = self._build_app()
 
@@ -75,6 +76,8 @@ class SupabaseStorageStandIn:
         @app.get("/storage/v1/object/sign/<bucket>/<path:path>")
         def download(bucket: str, path: str) -> ResponseReturnValue:
             self.downloads += 1
+            if self.before_download is not None:
+                self.before_download()
             time.sleep(self.download_delay)
             if self.canned:
                 canned = self.canned.popleft()

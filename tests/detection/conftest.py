@@ -1,0 +1,119 @@
+"""Fixtures of the detection service tests: the service's environment, its app, messages, jobs."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import flask
+import functions_framework
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+
+from shared.db.connection import connect
+from shared.messages import DetectMessage
+from shared.settings import REPO_ROOT, get_settings
+from tests.factories import make_event, make_media
+from tests.support.callbacks import CallbackRecorder
+
+MODEL = "yunet-dlib"
+FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
+
+
+@pytest.fixture
+def detect_env(database_url: str, models_dir: Path, callback_recorder: CallbackRecorder,
+               monkeypatch: pytest.MonkeyPatch) -> CallbackRecorder:
+    """The service's configuration for one test: its own database, real models, a callback recorder."""
+    monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
+    monkeypatch.setenv("MODEL_PACK", MODEL)
+    for name in ("PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERVICE_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    return callback_recorder
+
+
+def detect_app() -> flask.Flask:
+    """The app exactly as ``functions-framework --source=functions/main.py --target=detect_push`` serves it."""
+    return functions_framework.create_app(target="detect_push", source=str(FUNCTIONS_SOURCE))
+
+
+@pytest.fixture
+def client(detect_env: CallbackRecorder) -> FlaskClient:
+    app = detect_app()
+    # Importing the targets reads the settings; fixtures set up after this one (storage stand-ins)
+    # change the environment, so the service must parse it afresh at its first request.
+    get_settings.cache_clear()
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def group_photo(faces_data_dir: Path) -> bytes:
+    """A photo with four faces."""
+    return (faces_data_dir / "group_photos" / "images" / "faceapi_bbt1.jpg").read_bytes()
+
+
+def push_envelope(data: bytes, attributes: dict[str, str] | None = None,
+                  published: datetime | None = None) -> dict[str, Any]:
+    """The body Pub/Sub push sends (wrapped form)."""
+    message_id = str(uuid.uuid4().int % 10**12)
+    publish_time = (published or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    message: dict[str, Any] = {"data": base64.b64encode(data).decode(), "messageId": message_id,
+                               "message_id": message_id, "publishTime": publish_time, "publish_time": publish_time}
+    if attributes:
+        message["attributes"] = attributes
+    return {"message": message, "subscription": "projects/facecluster-test/subscriptions/detect-push"}
+
+
+@dataclass(frozen=True)
+class DetectCase:
+    event_id: uuid.UUID
+    media_id: uuid.UUID
+    job_id: uuid.UUID
+    message: DetectMessage
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        return push_envelope(self.message.to_bytes())
+
+
+def make_detect_job(db: psycopg.Connection, image: str, *, enabled: bool = True, storage_path: str | None = None,
+                    max_attempts: int = 5, event_id: uuid.UUID | None = None) -> DetectCase:
+    """An event, a media row and a pending detect job for it, as ml-enqueue leaves them."""
+    event_id = event_id or make_event(db, enabled=enabled)
+    media_id = make_media(db, event_id, storage_path=storage_path)
+    job_id = db.execute(
+        "insert into ml_jobs (job_type, event_id, media_id, model, max_attempts) "
+        "values ('detect', %s, %s, %s, %s) returning id", (event_id, media_id, MODEL, max_attempts)).fetchone()["id"]
+    message = DetectMessage(job_id=job_id, event_id=event_id, media_id=media_id, image=image, model=MODEL)
+    return DetectCase(event_id, media_id, job_id, message)
+
+
+def job_row(db: psycopg.Connection, job_id: uuid.UUID) -> dict[str, Any]:
+    return db.execute("select * from ml_jobs where id = %s", (job_id,)).fetchone()
+
+
+def face_count(db: psycopg.Connection, media_id: uuid.UUID) -> int:
+    return db.execute("select count(*) as n from faces where media_id = %s", (media_id,)).fetchone()["n"]
+
+
+def database_name(url: str) -> str:
+    return psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+
+
+@contextmanager
+def database_down(server_url: str, dbname: str) -> Iterator[None]:
+    """The test's database refuses connections and its open ones are cut, as in an outage."""
+    with connect(server_url, autocommit=True) as admin:
+        admin.execute(f'alter database "{dbname}" with allow_connections false')
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (dbname,))
+    try:
+        yield
+    finally:
+        with connect(server_url, autocommit=True) as admin:
+            admin.execute(f'alter database "{dbname}" with allow_connections true')
