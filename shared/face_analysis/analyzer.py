@@ -35,7 +35,6 @@ class FaceAnalyzer:
         self.threshold = (settings.detection_threshold if settings.detection_threshold is not None
                           else self._pack.default_threshold)
         self._load_lock = threading.Lock()
-        self._embed_lock = threading.Lock()
         self._detector: Detector | None = None
         self._recognizer: Recognizer | None = None
 
@@ -53,6 +52,8 @@ class FaceAnalyzer:
 
     def load(self) -> None:
         """Verify and load the pack's models (done by the first analyse; call early to fail fast)."""
+        if self._recognizer is not None:  # set last, so the detector is there too
+            return
         with self._load_lock:
             if self._recognizer is not None:
                 return
@@ -87,8 +88,7 @@ class FaceAnalyzer:
         pixels, scale = image.pixels(min(1.0, needed))
         in_pixels = [d.scaled(scale) for d in detections]
         chips = [self._recognizer.align(pixels, d) for d in in_pixels]
-        with self._embed_lock:  # dlib's network keeps per-call state
-            embeddings = self._recognizer.embed(chips)
+        embeddings = self._recognizer.embed(chips)
         faces = [self._face(d, p, chip, embedding, pixels, image.width, image.height)
                  for d, p, chip, embedding in zip(detections, in_pixels, chips, embeddings, strict=True)]
         return ImageAnalysis(image.width, image.height, faces)

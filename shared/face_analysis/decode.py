@@ -16,7 +16,6 @@ what is wrong; no Pillow exception escapes, so one bad upload cannot crash a wor
 from __future__ import annotations
 
 import io
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -113,7 +112,8 @@ class DecodedImage:
         try:
             if reduction > 1:
                 stored_w, stored_h = image.size
-                image.draft("RGB", (math.ceil(stored_w / reduction), math.ceil(stored_h / reduction)))
+                # Pillow picks the largest DCT scale with size // requested >= scale: floor, not ceil.
+                image.draft("RGB", (max(1, stored_w // reduction), max(1, stored_h // reduction)))
             image.load()
         except OSError as exc:
             message = str(exc)

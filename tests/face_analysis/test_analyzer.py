@@ -169,3 +169,18 @@ def test_scrfd_packs_find_the_labelled_faces(models_dir: Path, faces_data_dir: P
     assert total >= 20 and missed == []
     face = analyzer.analyze_path(faces_data_dir / PORTRAIT).faces[0]
     assert face.model == pack and face.embedding.shape == (128,)
+
+
+def test_recogniser_worker_processes_give_the_same_embeddings(models_dir: Path, analyzer: FaceAnalyzer,
+                                                              faces_data_dir: Path) -> None:
+    photo = faces_data_dir / "group_photos/images/faceapi_bbt1.jpg"
+    pooled = FaceAnalyzer(settings_for(models_dir, RECOGNIZER_THREADS="2"))
+    try:
+        in_pool = pooled.analyze_path(photo).faces
+    finally:
+        pooled.close()
+    in_process = analyzer.analyze_path(photo).faces
+    assert len(in_pool) == len(in_process) == 4
+    for a, b in zip(in_pool, in_process, strict=True):
+        assert a.bbox == b.bbox
+        np.testing.assert_allclose(a.embedding, b.embedding, atol=1e-6)
