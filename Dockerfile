@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # One image for every part of facecluster on Cloud Run:
 #   detection service  (default CMD)             functions-framework, target detect_push
 #   app functions      (Cloud Run sets args)     --target=ml_enqueue | ml_callback | face_persons | face_person_actions
