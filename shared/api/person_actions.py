@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -19,7 +20,7 @@ from shared.api.http import ApiError, bool_param, choice_param, invalid, uuid_pa
 from shared.api.roles import require_event_role
 from shared.db import person_actions
 from shared.db.connection import transaction
-from shared.db.events import is_event_member, lock_event_face_data, set_face_recognition_enabled
+from shared.db.events import is_event_member, lock_event_face_data, lock_event_row, set_face_recognition_enabled
 from shared.db.gdpr import cancel_open_jobs, purge_event_face_data, purge_user_face_data
 from shared.db.person_actions import PersonActionError
 from shared.db.persons_read import get_person
@@ -105,7 +106,8 @@ def _set_face_recognition(conn: psycopg.Connection, event_id: uuid.UUID, user: A
     if enabled and params.get("consent") is not True:
         raise ApiError(400, "consent_required", "enabling face recognition needs `consent: true` (the user "
                        "confirmed the GDPR notice about biometric data)", field="consent")
-    previous = set_face_recognition_enabled(conn, event_id, enabled)
+    previous = lock_event_row(conn, event_id)  # locked already (ActionSpec.locks_event_row); read the flag
+    set_face_recognition_enabled(conn, event_id, enabled)
     body: dict[str, Any] = {"face_recognition_enabled": enabled, "previously_enabled": previous}
     if enabled:
         logger.info("face recognition enabled with consent", extra={"event_id": str(event_id),
@@ -118,28 +120,37 @@ def _set_face_recognition(conn: psycopg.Connection, event_id: uuid.UUID, user: A
     return body
 
 
-ACTIONS: dict[str, tuple[str, Action]] = {
-    "assign": ("organiser", _assign),
-    "unassign": ("organiser", _unassign),
-    "merge": ("organiser", _merge),
-    "rename": ("organiser", _rename),
-    "ignore": ("organiser", _set_ignored(True)),
-    "unignore": ("organiser", _set_ignored(False)),
-    "remove_face": ("organiser", _remove_face),
-    "set_face_recognition": ("organiser", _set_face_recognition),
-    "purge_my_data": ("member", _purge_my_data),
+@dataclass(frozen=True)
+class ActionSpec:
+    role: str                         # the least role allowed
+    run: Action
+    locks_event_row: bool = False     # changes the event row: lock it before the face-data lock
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    "assign": ActionSpec("organiser", _assign),
+    "unassign": ActionSpec("organiser", _unassign),
+    "merge": ActionSpec("organiser", _merge),
+    "rename": ActionSpec("organiser", _rename),
+    "ignore": ActionSpec("organiser", _set_ignored(True)),
+    "unignore": ActionSpec("organiser", _set_ignored(False)),
+    "remove_face": ActionSpec("organiser", _remove_face),
+    "set_face_recognition": ActionSpec("organiser", _set_face_recognition, locks_event_row=True),
+    "purge_my_data": ActionSpec("member", _purge_my_data),
 }
 
 
 def perform_action(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
     name = choice_param(params, "action", ACTIONS)
     event_id = uuid_param(params, "event_id")
-    needed_role, action = ACTIONS[name]
+    spec = ACTIONS[name]
     try:
         with transaction() as conn:
-            require_event_role(conn, event_id, user.user_id, needed_role)
+            require_event_role(conn, event_id, user.user_id, spec.role)
+            if spec.locks_event_row:  # lock order: event row, face-data lock, persons (shared.db.events)
+                lock_event_row(conn, event_id)
             lock_event_face_data(conn, event_id)
-            result = action(conn, event_id, user, params)
+            result = spec.run(conn, event_id, user, params)
     except PersonActionError as exc:
         raise ApiError(_STATUS_OF_KIND[exc.kind], exc.code, exc.message, field=exc.field) from None
     return {"action": name, "event_id": str(event_id), **result}, 200

@@ -1,4 +1,10 @@
-"""SQL about events as face recognition sees them: who may do what, the feature flag, the lock."""
+"""SQL about events as face recognition sees them: who may do what, the feature flag, the locks.
+
+Lock order for writers of an event's face data (taking them in this order cannot deadlock):
+the ``events`` row (detection holds it ``for share`` while storing faces; turning face
+recognition off holds it ``for no key update``), then :func:`lock_event_face_data`, then
+persons ``for update`` by id, then faces and tags.
+"""
 
 from __future__ import annotations
 
@@ -51,15 +57,12 @@ def lock_event_face_data(conn: psycopg.Connection, event_id: uuid.UUID) -> None:
     conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_EVENT_LOCK_NAMESPACE, str(event_id)))
 
 
-def set_face_recognition_enabled(conn: psycopg.Connection, event_id: uuid.UUID, enabled: bool) -> bool:
-    """Set the flag; return its previous value."""
-    row = conn.execute(
-        """
-        update events e set face_recognition_enabled = %(enabled)s
-          from (select face_recognition_enabled as before from events where id = %(event)s for update) old
-         where e.id = %(event)s
-        returning old.before
-        """,
-        {"event": event_id, "enabled": enabled},
-    ).fetchone()
-    return bool(row["before"])
+def lock_event_row(conn: psycopg.Connection, event_id: uuid.UUID) -> bool:
+    """Lock the event row for a change of its flag (waits for faces being stored); return the flag."""
+    row = conn.execute("select face_recognition_enabled from events where id = %s for no key update",
+                       (event_id,)).fetchone()
+    return bool(row["face_recognition_enabled"])
+
+
+def set_face_recognition_enabled(conn: psycopg.Connection, event_id: uuid.UUID, enabled: bool) -> None:
+    conn.execute("update events set face_recognition_enabled = %s where id = %s", (enabled, event_id))

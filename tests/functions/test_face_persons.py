@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import base64
-import threading
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from tests.functions.conftest import function_client, mint_token
 from tests.functions.world import add_person, build_world
+from tests.support.loopback import serve_wsgi
 
 
 @pytest.fixture
@@ -62,16 +61,8 @@ def test_pagination_and_merged_persons_only_on_request(db, persons_api, world) -
 
 
 def test_through_a_real_server_on_loopback(world) -> None:
-    app = function_client("face_persons").client.application
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/"
-        response = requests.get(url, params={"event_id": str(world.event)},
+    with serve_wsgi(function_client("face_persons").client.application) as base_url:
+        response = requests.get(base_url, params={"event_id": str(world.event)},
                                 headers={"Authorization": f"Bearer {mint_token(world.alice)}"}, timeout=30)
         assert response.status_code == 200 and len(response.json()["persons"]) == 3
-        assert requests.get(url, params={"event_id": str(world.event)}, timeout=30).status_code == 401
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert requests.get(base_url, params={"event_id": str(world.event)}, timeout=30).status_code == 401

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import jwt
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -158,3 +159,12 @@ def test_rate_limit_is_per_user_and_endpoint_and_shared_by_instances(db, api_env
                             "display_name": "Big"}, user=world.organiser)
     assert renamed.status_code == 200
     assert db.execute("select count(*) as n from api_rate_limits").fetchone()["n"] >= 3
+
+
+def test_clients_cannot_touch_the_rate_limit_counter(db, api_env) -> None:
+    """The counter is backend-only: the API roles can neither call the function nor read the table."""
+    for statement in ("select * from api_rate_limit_hit('x', 'y', 60)", "select * from api_rate_limits"):
+        with db.transaction(force_rollback=True):
+            db.execute("set local role authenticated")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                db.execute(statement)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 
 import pytest
 
+from shared.callback_client import JobOutcome, send_callback
 from shared.cluster_runner import use_cluster_runner
 from shared.cluster_trigger import decide
 from shared.db.cluster_state import ClusterState
 from shared.messages import DetectMessage
+from shared.settings import Settings
 from tests.factories import make_event, make_media
 from tests.functions.conftest import CALLBACK_SECRET, function_client
 from tests.functions.world import MODEL, add_face, add_person
+from tests.support.loopback import serve_wsgi
 
 
 def detected_event(db, media: int, analysed: int, faces_per_media: int) -> uuid.UUID:
@@ -156,6 +160,20 @@ def test_a_runner_that_cannot_start_fails_the_job_and_answers_503(db, api_env) -
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "cluster_start_failed"
     [job] = _cluster_jobs(db, event_id)
     assert job["status"] == "failed" and "unreachable" in job["error"]
+
+
+def test_the_workers_callback_client_is_understood_over_http(db, api_env, runner, monkeypatch) -> None:
+    """The real ``send_callback`` of the detection service and clustering job, to ml-callback on loopback."""
+    event_id = detected_event(db, 12, 12, 1)
+    with serve_wsgi(function_client("ml_callback").client.application) as base_url:
+        monkeypatch.setenv("CALLBACK_URL", base_url + "/")
+        settings = Settings.from_env()
+        outcome = JobOutcome(job_id=uuid.uuid4(), job_type="detect", event_id=event_id, status="completed",
+                             media_id=uuid.uuid4(), result={"faces": 1})
+        assert send_callback(settings, outcome, attempts=1) is True
+        wrong = Settings.from_env({**os.environ, "CALLBACK_SECRET": "not-the-secret"})
+        assert send_callback(wrong, outcome, attempts=1) is False
+    assert len(_cluster_jobs(db, event_id)) == 1 and len(runner.starts) == 1
 
 
 @pytest.mark.parametrize("header", ["bearer", "x-callback-secret"])
