@@ -61,6 +61,9 @@ class TokenVerifier:
         elif algorithm in ASYMMETRIC_ALGORITHMS and self._jwks_client is not None:
             try:
                 key = self._jwks_client.get_signing_key_from_jwt(token).key
+            except jwt.PyJWKClientConnectionError as exc:  # our problem, not the token's: retry later
+                raise ApiError(503, "unavailable", f"cannot fetch the signing keys: {exc}",
+                               headers={"Retry-After": "5"}) from None
             except jwt.PyJWKClientError as exc:
                 raise unauthorized(f"no signing key for this token: {exc}") from None
         else:

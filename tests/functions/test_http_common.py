@@ -90,6 +90,16 @@ def test_asymmetric_tokens_are_verified_with_the_jwks(db, api_env, monkeypatch, 
         assert response.status_code == 401 and _error(response)["code"] == "invalid_token"
 
 
+def test_an_unreachable_jwks_is_503_not_401(db, api_env, monkeypatch) -> None:
+    monkeypatch.setenv("SUPABASE_JWKS_URL", "http://127.0.0.1:9/jwks.json")  # discard port: nothing listens
+    world = build_world(db)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode({"sub": str(world.alice), "aud": "authenticated", "exp": int(time.time()) + 600}, key,
+                       algorithm="RS256", headers={"kid": "key-1"})
+    response = function_client("face_persons").call(method="GET", query={"event_id": str(world.event)}, token=token)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+
+
 def test_roles_outsiders_get_403_unknown_events_404(persons_api, actions_api, world) -> None:
     response = persons_api.call(method="GET", query={"event_id": str(world.event)}, user=world.outsider)
     assert response.status_code == 403 and _error(response)["code"] == "forbidden"
