@@ -40,12 +40,7 @@ resource "google_cloud_run_v2_service" "functions" {
       }
 
       dynamic "env" {
-        # ml-callback also accepts the sweeper's OIDC token (sweeper.tf); it verifies it
-        # with the same PUSH_AUTH_* settings the detection service uses for Pub/Sub.
-        for_each = merge(local.functions_env, each.key == "ml-callback" && var.sweeper_enabled ? {
-          PUSH_AUTH_AUDIENCE        = local.callback_url
-          PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.sweeper[0].email
-        } : {})
+        for_each = local.functions_env
         content {
           name  = env.key
           value = env.value

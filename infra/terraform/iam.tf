@@ -5,7 +5,7 @@
 #                                                runs face-cluster with overrides
 #   facecluster-cluster    runs face-cluster:   reads its 2 secrets
 #   facecluster-push       Pub/Sub's OIDC identity: invokes face-detect, nothing else
-#   facecluster-sweeper    Cloud Scheduler's OIDC identity for the sweep (sweeper.tf): no role at all
+#   facecluster-sweeper    Cloud Scheduler's identity for the sweep (sweeper.tf): no role at all
 #   facecluster-build      Cloud Build: pushes the image, reads DATABASE_URL for migrations,
 #                          rolls out the services and the job
 #

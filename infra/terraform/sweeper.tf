@@ -1,30 +1,37 @@
-# The sweeper: every sweeper_schedule, Cloud Scheduler POSTs {"type": "sweep"} to ml-callback.
+# The sweeper: every sweeper_schedule, Cloud Scheduler POSTs {"type": "sweep"} to ml-callback,
+# which restarts clustering jobs whose runner died, republishes detect jobs never claimed, and
+# starts clustering of events whose detection finished (shared/cluster_trigger.py `sweep`).
 #
 # Why it is needed although Pub/Sub redelivers detection messages and ml-callback re-runs
 # clustering: both of those recoveries are driven by an event that may never come.
-#  * A detection message that is dead-lettered (or that ml-enqueue failed to publish after
-#    it inserted the job row) leaves its job `pending`/`processing` forever: nothing will
-#    deliver it again, so only a sweep can fail it or publish it anew.
-#  * ml-callback re-runs a clustering job whose worker died when a callback arrives; when
-#    the dead job was the event's last work, no callback arrives. A sweep starts it.
+#  * A detect job whose message was lost (ml-enqueue committed the row, then the publish
+#    failed) is never delivered: only a sweep republishes it.
+#  * ml-callback re-runs a clustering job whose runner died when a callback arrives; when the
+#    dead job was the event's last work, no callback arrives. A sweep restarts it.
 #  * A callback lost after its retries (shared/callback_client.py) delays follow-up work
 #    "until the next callback or sweep".
-# The sweep re-queues jobs whose lease expired and fails those out of attempts.
 #
-# Authentication: an OIDC token of facecluster-sweeper with the ml-callback URL as audience,
-# which ml-callback verifies like face-detect verifies Pub/Sub's (PUSH_AUTH_* on ml-callback,
-# functions.tf). No secret is copied into the Scheduler job or the Terraform state.
+# Authentication: ml-callback accepts workers by CALLBACK_SECRET (Bearer or X-Callback-Secret).
+# Cloud Scheduler cannot read Secret Manager itself, so Terraform reads the current version at
+# apply time and sets the header. The value is marked sensitive (never printed by plan/apply)
+# but is stored in the Terraform state and in the Scheduler job: keep the state bucket as
+# closed as the secret. After rotating CALLBACK_SECRET, run `terraform apply` again.
 
 resource "google_service_account" "sweeper" {
   count        = var.sweeper_enabled ? 1 : 0
   account_id   = "facecluster-sweeper"
-  display_name = "Cloud Scheduler identity of the facecluster sweep (OIDC to ml-callback)"
+  display_name = "Cloud Scheduler identity of the facecluster sweep"
+}
+
+data "google_secret_manager_secret_version" "callback_secret" {
+  count  = var.sweeper_enabled ? 1 : 0
+  secret = google_secret_manager_secret.app["CALLBACK_SECRET"].secret_id
 }
 
 resource "google_cloud_scheduler_job" "sweeper" {
   count            = var.sweeper_enabled ? 1 : 0
   name             = "facecluster-sweep"
-  description      = "Re-queue facecluster jobs whose lease expired (POST {\"type\":\"sweep\"} to ml-callback)"
+  description      = "Recover facecluster jobs left behind by lost messages or dead runners (POST {\"type\":\"sweep\"} to ml-callback)"
   region           = var.region
   schedule         = var.sweeper_schedule
   time_zone        = "Etc/UTC"
@@ -39,11 +46,9 @@ resource "google_cloud_scheduler_job" "sweeper" {
     http_method = "POST"
     uri         = local.callback_url
     body        = base64encode(jsonencode({ type = "sweep" }))
-    headers     = { "Content-Type" = "application/json" }
-
-    oidc_token {
-      service_account_email = google_service_account.sweeper[0].email
-      audience              = local.callback_url
+    headers = {
+      "Content-Type"      = "application/json"
+      "X-Callback-Secret" = data.google_secret_manager_secret_version.callback_secret[0].secret_data
     }
   }
 

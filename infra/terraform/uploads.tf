@@ -1,9 +1,9 @@
 # Optional (uploads_bucket_enabled): a Cloud Storage bucket for uploads, for deployments that
 # keep media in GCS rather than Supabase Storage. Each finished upload (OBJECT_FINALIZE)
 # publishes a notification to the detection topic, so detection starts without a call to
-# ml-enqueue. Those messages carry the attribute source=gcs-upload and Cloud Storage's
-# object metadata (JSON_API_V1) instead of a detection message; detect_push tells them apart
-# by that attribute.
+# ml-enqueue. Those messages carry Cloud Storage's attributes (eventType, bucketId,
+# objectId) instead of a detection message; detect_push recognises them by those attributes
+# and maps the object to its media row by storage path (shared/detection/uploads.py).
 
 locals {
   uploads_bucket_name = var.uploads_bucket_name != "" ? var.uploads_bucket_name : "${var.project_id}-facecluster-uploads"
@@ -48,12 +48,11 @@ resource "google_pubsub_topic_iam_member" "gcs_publishes_uploads" {
 }
 
 resource "google_storage_notification" "uploads_to_detect" {
-  count             = var.uploads_bucket_enabled ? 1 : 0
-  bucket            = google_storage_bucket.uploads[0].name
-  topic             = google_pubsub_topic.detect.id
-  payload_format    = "JSON_API_V1"
-  event_types       = ["OBJECT_FINALIZE"]
-  custom_attributes = { source = "gcs-upload" }
+  count          = var.uploads_bucket_enabled ? 1 : 0
+  bucket         = google_storage_bucket.uploads[0].name
+  topic          = google_pubsub_topic.detect.id
+  payload_format = "JSON_API_V1"
+  event_types    = ["OBJECT_FINALIZE"]
 
   depends_on = [google_pubsub_topic_iam_member.gcs_publishes_uploads]
 }

@@ -210,8 +210,12 @@ def test_no_project_wide_grant_but_the_build_log_writer(tf):
 def test_secrets_are_referenced_never_inlined(tf):
     assert set(tf.locals["secrets"]) == SECRET_NAMES
     assert not tf.of_type("google_secret_manager_secret_version"), "secret values must not pass through Terraform"
-    assert not [key for key in tf.data if key[0] == "google_secret_manager_secret_version"]
-    assert "secret_data" not in "".join(tf.files.values())
+    # One secret value is read (the sweeper's header, see below) and used nowhere else.
+    assert [key for key in tf.data if key[0] == "google_secret_manager_secret_version"] == [
+        ("google_secret_manager_secret_version", "callback_secret")]
+    uses = [name for name, text in tf.files.items() if "secret_version.callback_secret" in text]
+    assert uses == ["sweeper.tf"]
+    assert "secret_data" not in str(tf.outputs)
     for component, names in tf.locals["secret_readers"].items():
         assert set(names) <= SECRET_NAMES, component
     workloads = [tf.resource("google_cloud_run_v2_service", "detect"),
@@ -272,25 +276,24 @@ def test_uploads_bucket_notifies_the_detection_topic(tf):
     notification = tf.resource("google_storage_notification", "uploads_to_detect")
     assert notification["topic"] == "${google_pubsub_topic.detect.id}"
     assert notification["event_types"] == ["OBJECT_FINALIZE"]
-    assert notification["custom_attributes"] == {"source": "gcs-upload"}
+    assert notification["payload_format"] == "JSON_API_V1"
     publisher = tf.resource("google_pubsub_topic_iam_member", "gcs_publishes_uploads")
     assert publisher["role"] == "roles/pubsub.publisher"
     assert "gcs_agent" in publisher["member"]
 
 
-def test_sweeper_calls_ml_callback_with_an_oidc_token_and_no_secret(tf):
+def test_sweeper_calls_ml_callback_with_the_callback_secret_from_secret_manager(tf):
     job = tf.resource("google_cloud_scheduler_job", "sweeper")
     target = block(job, "http_target")
     assert target["uri"] == "${local.callback_url}"
+    assert target["http_method"] == "POST"
     assert target["body"] == '${base64encode(jsonencode({type = "sweep"}))}'
-    oidc = block(target, "oidc_token")
-    assert oidc["service_account_email"] == "${google_service_account.sweeper[0].email}"
-    assert oidc["audience"] == "${local.callback_url}"
-    assert "Authorization" not in str(target.get("headers", {}))
+    # The header ml-callback's worker authentication reads, filled from Secret Manager.
+    assert target["headers"]["X-Callback-Secret"] == (
+        "${data.google_secret_manager_secret_version.callback_secret[0].secret_data}")
+    source = tf.data[("google_secret_manager_secret_version", "callback_secret")]
+    assert source["secret"] == '${google_secret_manager_secret.app["CALLBACK_SECRET"].secret_id}'
     assert iam_grants(tf, "sweeper") == {}, "ml-callback is public; the sweeper needs no role"
-    functions_tf = tf.files["functions.tf"]
-    assert "PUSH_AUTH_AUDIENCE        = local.callback_url" in functions_tf
-    assert "PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.sweeper[0].email" in functions_tf
 
 
 def test_every_checkov_skip_gives_a_reason():
