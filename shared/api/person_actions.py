@@ -1,7 +1,8 @@
 """face-person-actions: the reviewer's changes to persons, and the GDPR actions of an event.
 
-Every action runs in one transaction that first takes the event's face-data lock, then locks
-the persons involved; failures roll back entirely. Roles: organisers do everything except
+Every action runs in one transaction that takes the locks in the order of
+:mod:`shared.db.events` (the event row when the flag changes, the event's face-data lock, the
+persons involved by id); failures roll back entirely. Roles: organisers do everything except
 ``purge_my_data``, which any member does for themself.
 """
 
