@@ -31,9 +31,23 @@ class Detector(Protocol):
         """Faces scoring at least the detector's threshold, best first."""
 
 
+# The input size YuNet and SCRFD were trained at. Their largest anchors cover faces of a few
+# hundred pixels at this size, so a small image blown up further loses its faces.
+TRAINED_SIZE = 640
+
+
 def fit_scale(width: int, height: int, det_size: tuple[int, int]) -> float:
     """The factor that makes a width x height image fit in det_size, keeping its aspect ratio."""
     return min(det_size[0] / width, det_size[1] / height)
+
+
+def input_scale(width: int, height: int, det_size: tuple[int, int]) -> float:
+    """The detector's input scale: large images shrink to fit det_size; small ones grow to fit it,
+    but no further than TRAINED_SIZE (a larger DET_SIZE is for finding small faces in big photos)."""
+    scale = fit_scale(width, height, det_size)
+    if scale > 1:
+        scale = min(scale, max(1.0, TRAINED_SIZE / max(width, height)))
+    return scale
 
 
 def create_detector(kind: str, path: Path, threshold: float, det_size: tuple[int, int],

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.face_analysis.detectors import Detection, fit_scale
+from shared.face_analysis.detectors import Detection, input_scale
 from shared.face_analysis.sessions import get_session
 
 _STRIDES = (8, 16, 32)
@@ -53,7 +53,7 @@ class ScrfdDetector:
 
     def _detect_fitted(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
-        scale = fit_scale(width, height, self._det_size)
+        scale = input_scale(width, height, self._det_size)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         canvas = np.zeros((self._det_size[1], self._det_size[0], 3), dtype=np.float32)

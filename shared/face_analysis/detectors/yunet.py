@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.face_analysis.detectors import Detection, fit_scale
+from shared.face_analysis.detectors import Detection, input_scale
 
 _NMS_THRESHOLD = 0.3
 _TOP_K = 5000
@@ -27,7 +27,7 @@ class YuNetDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
-        scale = fit_scale(width, height, self._det_size)
+        scale = input_scale(width, height, self._det_size)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         bgr = cv2.cvtColor(cv2.resize(rgb, size, interpolation=interpolation), cv2.COLOR_RGB2BGR)

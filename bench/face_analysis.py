@@ -1,0 +1,338 @@
+"""Face-analysis benchmark: this pipeline vs the `face_recognition` package vs the recogniser's limit.
+
+    .venv/bin/python bench/face_analysis.py [--event-images 16] [--faces-per-image 6] [--dev-images N]
+
+On the same files, in one run:
+  1. the pipeline (default pack yunet-dlib), one image at a time with RECOGNIZER_THREADS=1, and
+     with RECOGNIZER_THREADS=nproc and nproc images in flight (how the service is deployed);
+  2. the peer a Python user would pick: `face_recognition` at its defaults (HOG `face_locations`,
+     upsample 1, + `face_encodings`), installed here with `pip install --no-deps` if missing;
+  3. the limit: dlib's descriptor alone on ready 150 px chips, one process per core.
+Each contender runs in its own process, so peak RSS (including worker processes) is its own.
+
+Files: event-size photos (4000x3000 JPEG q90, several dev faces pasted onto a synthetic
+background at 120-400 px face width) are generated under .facecluster/bench/ (never
+committed), plus the dev images of ../shared/data/faces as they are. A labelled face counts
+as found when a detection overlaps its box with IoU >= 0.4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import numpy as np
+import psutil
+from PIL import Image, ImageFilter
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from shared.settings import Settings  # noqa: E402
+
+SHARED_DIR = Path(os.environ.get("FACECLUSTER_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
+FACES_DIR = SHARED_DIR / "data" / "faces"
+MODELS_DIR = SHARED_DIR / "models"
+BENCH_DIR = REPO_ROOT / ".facecluster" / "bench"
+EVENT_SIZE = (4000, 3000)
+FACE_WIDTHS = (120, 400)
+IOU_FOUND = 0.4
+CONTENDERS = ("pipeline", "pipeline-parallel", "pipeline-parallel-det1280", "face_recognition", "limit")
+
+Box = list[float]
+# A benchmark image: its path and the boxes of its labelled faces (x1, y1, x2, y2).
+Labelled = tuple[str, list[Box]]
+
+
+# --- the benchmark set -------------------------------------------------------------------------
+
+def dev_images() -> list[Labelled]:
+    with (FACES_DIR / "dev_manifest.csv").open() as stream:
+        return [(str(FACES_DIR / row["path"]), [[float(v) for v in row["labelled_face_box_x1y1x2y2"].split()]])
+                for row in csv.DictReader(stream)]
+
+
+def _background(rng: random.Random) -> Image.Image:
+    """A smooth, textured colour field: no faces, JPEG-compresses like a photo's background."""
+    coarse = np.array([[[rng.randrange(40, 220) for _ in range(3)] for _ in range(8)] for _ in range(6)],
+                      dtype=np.uint8)
+    field = Image.fromarray(coarse).resize(EVENT_SIZE, Image.Resampling.BICUBIC)
+    noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 9, (EVENT_SIZE[1], EVENT_SIZE[0], 1))
+    return Image.fromarray(np.clip(np.asarray(field, dtype=np.float32) + noise, 0, 255).astype(np.uint8)) \
+        .filter(ImageFilter.GaussianBlur(1))
+
+
+def build_event_set(count: int, faces_per_image: int) -> list[Labelled]:
+    """Event-size JPEGs with dev faces pasted on a grid; reused when already built with these sizes."""
+    folder = BENCH_DIR / f"event_{count}x{faces_per_image}"
+    labels_path = folder / "labels.json"
+    if labels_path.exists():
+        return [(path, boxes) for path, boxes in json.loads(labels_path.read_text())]
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(20261124)
+    sources = dev_images()
+    columns = (faces_per_image + 1) // 2
+    cell_w, cell_h = EVENT_SIZE[0] // columns, EVENT_SIZE[1] // 2
+    labelled: list[Labelled] = []
+    for index in range(count):
+        canvas = _background(rng)
+        boxes = []
+        for slot, (path, (box,)) in enumerate(rng.sample(sources, faces_per_image)):
+            face_w = box[2] - box[0]
+            photo = Image.open(path).convert("RGB")
+            # Around the face: one face width of context each side, as a person in a crowd.
+            crop = (max(0, int(box[0] - face_w)), max(0, int(box[1] - face_w)),
+                    min(photo.width, int(box[2] + face_w)), min(photo.height, int(box[3] + face_w)))
+            scale = rng.uniform(*FACE_WIDTHS) / face_w
+            scale = min(scale, 0.95 * cell_w / (crop[2] - crop[0]), 0.95 * cell_h / (crop[3] - crop[1]))
+            piece = photo.crop(crop)
+            piece = piece.resize((round(piece.width * scale), round(piece.height * scale)), Image.Resampling.LANCZOS)
+            left = (slot % columns) * cell_w + rng.randrange(0, cell_w - piece.width + 1)
+            top = (slot // columns) * cell_h + rng.randrange(0, cell_h - piece.height + 1)
+            canvas.paste(piece, (left, top))
+            boxes.append([left + (box[0] - crop[0]) * scale, top + (box[1] - crop[1]) * scale,
+                          left + (box[2] - crop[0]) * scale, top + (box[3] - crop[1]) * scale])
+        path = folder / f"event_{index:03d}.jpg"
+        canvas.save(path, "JPEG", quality=90)
+        labelled.append((str(path), boxes))
+    labels_path.write_text(json.dumps(labelled))
+    return labelled
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+def iou(a: Box, b: Box) -> float:
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@contextmanager
+def peak_rss() -> Iterator[dict[str, int]]:
+    """Samples the RSS of this process plus its children (recogniser workers) every 20 ms."""
+    peak = {"bytes": 0}
+    stop = threading.Event()
+    me = psutil.Process()
+
+    def sample() -> None:
+        while not stop.is_set():
+            total = me.memory_info().rss
+            for child in me.children(recursive=True):
+                with suppress(psutil.NoSuchProcess):
+                    total += child.memory_info().rss
+            peak["bytes"] = max(peak["bytes"], total)
+            stop.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def score_set(images: list[Labelled], detect_all: Callable[[list[str]], list[list[Box]]]) -> dict[str, float]:
+    started = time.perf_counter()
+    found_boxes = detect_all([path for path, _ in images])
+    seconds = time.perf_counter() - started
+    labelled = sum(len(boxes) for _, boxes in images)
+    found = sum(any(iou(d, box) >= IOU_FOUND for d in detections)
+                for (_, boxes), detections in zip(images, found_boxes, strict=True) for box in boxes)
+    faces = sum(len(d) for d in found_boxes)
+    return {"images": len(images), "faces": faces, "labelled": labelled, "found": found,
+            "seconds": seconds, "images_per_s": len(images) / seconds, "faces_per_s": faces / seconds}
+
+
+def run_pipeline(sets: dict[str, list[Labelled]], parallel: bool, det_size: int = 640) -> dict[str, object]:
+    """Serial: one image at a time, embedding in-process. Parallel: RECOGNIZER_THREADS=nproc worker
+    processes and 2 x nproc images in flight (the service's request concurrency), so decoding and
+    detecting the next images overlaps the embedding of the current ones."""
+    from shared.face_analysis import FaceAnalyzer
+
+    workers = os.cpu_count() or 1
+    environ = {"FACECLUSTER_MODEL_DIR": str(MODELS_DIR), "RECOGNIZER_THREADS": str(workers if parallel else 1),
+               "DET_SIZE": str(det_size)}
+    analyzer = FaceAnalyzer(Settings.from_env(environ))
+    in_flight = 2 * workers if parallel else 1
+
+    def detect_all(paths: list[str]) -> list[list[Box]]:
+        with ThreadPoolExecutor(in_flight) as pool:
+            return [[list(f.bbox) for f in analysis.faces] for analysis in pool.map(analyzer.analyze_path, paths)]
+
+    with peak_rss() as peak:
+        detect_all([str(FACES_DIR / "group_photos/images/faceapi_bbt1.jpg")] * in_flight)  # load models, start workers
+        results = {name: score_set(images, detect_all) for name, images in sets.items()}
+    analyzer.close()
+    return {"sets": results, "peak_rss": peak["bytes"]}
+
+
+def ensure_face_recognition() -> None:
+    try:
+        import face_recognition  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "face_recognition"], check=True)
+
+
+def run_face_recognition(sets: dict[str, list[Labelled]]) -> dict[str, object]:
+    import face_recognition
+
+    def detect_all(paths: list[str]) -> list[list[Box]]:
+        found = []
+        for path in paths:
+            image = face_recognition.load_image_file(path)
+            locations = face_recognition.face_locations(image)
+            face_recognition.face_encodings(image, locations)
+            found.append([[float(left), float(top), float(right), float(bottom)]
+                          for top, right, bottom, left in locations])
+        return found
+
+    with peak_rss() as peak:
+        detect_all([str(FACES_DIR / "group_photos/images/fr_obama1.jpg")])
+        results = {name: score_set(images, detect_all) for name, images in sets.items()}
+    return {"sets": results, "peak_rss": peak["bytes"]}
+
+
+_limit_network = None
+
+
+def _load_limit_network(path: str) -> None:
+    global _limit_network
+    import dlib
+
+    _limit_network = dlib.face_recognition_model_v1(path)
+
+
+def _describe(chip: np.ndarray) -> int:
+    assert _limit_network is not None
+    return len(_limit_network.compute_face_descriptor(chip))
+
+
+def run_limit(sets: dict[str, list[Labelled]]) -> dict[str, object]:
+    """Chips are cut by the pipeline beforehand (untimed); only the descriptors are timed."""
+    import multiprocessing
+
+    from shared.face_analysis import FaceAnalyzer
+    from shared.face_analysis.decode import open_image
+    from shared.face_analysis.detectors import fit_scale
+    from shared.face_analysis.packs import DLIB_RESNET, dlib_models_dir
+
+    analyzer = FaceAnalyzer(Settings.from_env({"FACECLUSTER_MODEL_DIR": str(MODELS_DIR)}))
+    analyzer.load()
+    detector, recognizer = analyzer._detector, analyzer._recognizer  # the pipeline's own parts
+    assert detector is not None and recognizer is not None
+    chips = []
+    for path, _ in sets["event"]:
+        image = open_image(Path(path).read_bytes(), 10**9)
+        pixels, scale = image.pixels(fit_scale(image.width, image.height, (640, 640)))
+        full, _ = image.pixels(1.0)
+        chips += [recognizer.align(full, d.scaled(1 / scale)) for d in detector.detect(pixels)]
+    workers = os.cpu_count() or 1
+    network = str(dlib_models_dir() / DLIB_RESNET.path)
+    with peak_rss() as peak, ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_load_limit_network, initargs=(network,)) as pool:
+        list(pool.map(_describe, chips[:workers * 2]))  # start and warm every worker
+        started = time.perf_counter()
+        list(pool.map(_describe, chips, chunksize=4))
+        seconds = time.perf_counter() - started
+    event = {"images": 0, "faces": len(chips), "seconds": seconds, "faces_per_s": len(chips) / seconds}
+    return {"sets": {"event": event}, "peak_rss": peak["bytes"]}
+
+
+def run_contender(name: str, sets: dict[str, list[Labelled]]) -> dict[str, object]:
+    if name == "pipeline":
+        return run_pipeline(sets, parallel=False)
+    if name == "pipeline-parallel":
+        return run_pipeline(sets, parallel=True)
+    if name == "pipeline-parallel-det1280":
+        return run_pipeline(sets, parallel=True, det_size=1280)
+    if name == "face_recognition":
+        return run_face_recognition(sets)
+    return run_limit(sets)
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return f"{model}, nproc={os.cpu_count()}, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, " \
+           f"Python {platform.python_version()}"
+
+
+def report(results: dict[str, dict], sets: dict[str, list[Labelled]]) -> str:
+    lines = [f"machine: {machine()}",
+             f"files: event = {len(sets['event'])} x {EVENT_SIZE[0]}x{EVENT_SIZE[1]} JPEG q90 "
+             f"({sum(len(b) for _, b in sets['event'])} labelled faces, {FACE_WIDTHS[0]}-{FACE_WIDTHS[1]} px wide); "
+             f"dev = {len(sets['dev'])} images as they are", "",
+             "| contender | set | images/s | faces/s | faces | labelled recall | peak RSS |",
+             "|---|---|---|---|---|---|---|"]
+    for name, result in results.items():
+        for set_name, row in result["sets"].items():
+            recall = (f"{row['found'] / row['labelled']:.4f} ({row['found']}/{row['labelled']})"
+                      if "found" in row else "-")
+            images_per_s = f"{row['images_per_s']:.2f}" if row.get("images") else "-"
+            lines.append(f"| {name} | {set_name} | {images_per_s} | {row['faces_per_s']:.2f} | {row['faces']} | "
+                         f"{recall} | {result['peak_rss'] / 2**20:.0f} MiB |")
+    peer = results["face_recognition"]["sets"]
+    limit = results["limit"]["sets"]["event"]["faces_per_s"]
+    recall = {n: sum(r["sets"][s]["found"] for s in sets) / sum(r["sets"][s]["labelled"] for s in sets)
+              for n, r in results.items() if n != "limit"}
+    ours = [name for name in results if name.startswith("pipeline")]
+    lines += ["", "targets:", "| measure | target | " + " | ".join(ours) + " |", "|---|---|" + "---|" * len(ours)]
+    checks: list[tuple[str, str, Callable[[str], float]]] = [
+        ("faces/s vs peer, event photos", ">= 5x",
+         lambda n: results[n]["sets"]["event"]["faces_per_s"] / peer["event"]["faces_per_s"]),
+        ("faces/s vs the limit, event photos", ">= 0.75x",
+         lambda n: results[n]["sets"]["event"]["faces_per_s"] / limit),
+        ("labelled-face recall, all sets", f">= 0.98 and > peer ({recall['face_recognition']:.4f})",
+         lambda n: recall[n]),
+        ("peak RSS, MiB", "< 1024", lambda n: results[n]["peak_rss"] / 2**20),
+    ]
+    lines += [f"| {label} | {target} | " + " | ".join(f"{value(n):.3f}" for n in ours) + " |"
+              for label, target, value in checks]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--event-images", type=int, default=16)
+    parser.add_argument("--faces-per-image", type=int, default=6)
+    parser.add_argument("--dev-images", type=int, default=0, help="a sample of this many (0: all)")
+    parser.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)  # one contender, in a child
+    args = parser.parse_args()
+    dev = dev_images()
+    if args.dev_images:  # a quick run: an even sample of the dev images
+        dev = dev[::max(1, len(dev) // args.dev_images)][:args.dev_images]
+    sets = {"event": build_event_set(args.event_images, args.faces_per_image), "dev": dev}
+    if args.contender:
+        print(json.dumps(run_contender(args.contender, sets)))
+        return
+    ensure_face_recognition()
+    results = {}
+    for name in CONTENDERS:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        child = subprocess.run([sys.executable, __file__, "--contender", name, "--event-images",
+                                str(args.event_images), "--faces-per-image", str(args.faces_per_image),
+                                "--dev-images", str(args.dev_images)],
+                               check=True, capture_output=True, text=True)
+        results[name] = json.loads(child.stdout.strip().splitlines()[-1])
+    text = report(results, sets)
+    (BENCH_DIR / "face_analysis_results.json").write_text(json.dumps(results, indent=1))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
