@@ -340,3 +340,23 @@ def test_logs_are_json_lines_with_the_ids_and_the_guide_messages(client: FlaskCl
 def test_push_envelope_data_round_trips(db: psycopg.Connection, stored_photo: str) -> None:
     case = make_detect_job(db, stored_photo)
     assert base64.b64decode(case.envelope["message"]["data"]) == case.message.to_bytes()
+
+
+def test_new_faces_join_known_persons_right_away(client: FlaskClient, db: psycopg.Connection,
+                                                 stored_photo: str) -> None:
+    first = make_detect_job(db, stored_photo)
+    assert client.post("/", json=first.envelope).status_code == 200
+    # A clustering run made each face of the first photo a person of its own.
+    persons = set()
+    for face in db.execute("select id from faces where media_id = %s", (first.media_id,)).fetchall():
+        person = db.execute("insert into face_persons (event_id, model, face_count, representative_face_id) "
+                            "values (%s, %s, 1, %s) returning id", (first.event_id, MODEL, face["id"])).fetchone()
+        db.execute("update faces set person_id = %s, assignment = 'cluster' where id = %s", (person["id"], face["id"]))
+        persons.add(person["id"])
+
+    second = make_detect_job(db, stored_photo, event_id=first.event_id)   # the same four people again
+    assert client.post("/", json=second.envelope).status_code == 200
+
+    faces = db.execute("select person_id, assignment from faces where media_id = %s", (second.media_id,)).fetchall()
+    assert {face["person_id"] for face in faces} == persons
+    assert {face["assignment"] for face in faces} == {"incremental"}

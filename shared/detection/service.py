@@ -1,0 +1,247 @@
+"""Detect the faces of one image for one ``ml_jobs`` row, safely under at-least-once delivery.
+
+The flow of one job (:func:`run_detect_job`)::
+
+    claim the lease ── done / busy / exhausted / missing → answer without work
+        │ claimed
+    event still wants faces? media still there? already analysed by this model? → settle the job
+        │
+    fetch → analyse        (no database connection held meanwhile)
+        │
+    one transaction: lock media+event, store faces + media_analyses (once), complete the job
+        │
+    assign the new faces to known persons; signal ml-callback
+
+Exactly-once faces come from :func:`shared.db.faces.store_media_faces`; the lease only keeps
+two workers from *doing* the same work at once. Permanent problems (bad image, missing
+object, disabled event) fail the job and acknowledge; transient ones give the lease back and
+ask for a redelivery. The outcome is committed before ml-callback hears of it, so a lost
+callback never loses data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from shared.callback_client import JobOutcome, send_callback
+from shared.clustering.incremental import assign_new_faces
+from shared.db.connection import DatabaseUnavailableError, get_pool, transaction
+from shared.db.faces import media_analysis, media_state, store_media_faces
+from shared.db.jobs import ClaimOutcome, claim_job, complete_job, fail_job, get_job, release_job
+from shared.detection.outcome import DeliveryResult, Disposition, ack, reject, retry
+from shared.face_analysis import FaceAnalyzer, ImageAnalysis, ImageError, get_analyzer
+from shared.log import log_context
+from shared.messages import DetectMessage
+from shared.settings import Settings
+from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image
+
+logger = logging.getLogger(__name__)
+
+SKIPPED_DISABLED = "skipped: face recognition disabled for this event"
+
+
+def process_detect_message(message: DetectMessage, settings: Settings) -> DeliveryResult:
+    """Handle one detection message from ml-enqueue."""
+    with log_context(job_id=message.job_id, media_id=message.media_id, event_id=message.event_id):
+        return run_detect_job(message.job_id, message.image, settings, expected=message)
+
+
+def run_detect_job(job_id: uuid.UUID, image: str, settings: Settings,
+                   expected: DetectMessage | None = None) -> DeliveryResult:
+    """Do (or settle) detect job ``job_id`` on the image at ``image``; see the module docstring.
+
+    ``expected`` is the message that named the job: a message that disagrees with its job row
+    is rejected without touching the job.
+    """
+    return _JobRun(job_id, image, settings, get_analyzer(settings), expected).run()
+
+
+class _JobRun:
+    """One attempt at one job; holds the lease from the claim to the outcome."""
+
+    def __init__(self, job_id: uuid.UUID, image: str, settings: Settings, analyzer: FaceAnalyzer,
+                 expected: DetectMessage | None) -> None:
+        self.job_id = job_id
+        self.image = image
+        self.settings = settings
+        self.analyzer = analyzer
+        self.expected = expected
+        self.pool = get_pool(settings)
+        # Unique per attempt: a lease is only ever finished by the attempt that took it.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.job: dict[str, Any] | None = None
+        self.claimed = False
+        self._settled: list[dict[str, Any]] = []    # job rows settled in the open transaction
+        self._outcomes: list[dict[str, Any]] = []   # settled and committed: announced at the end
+
+    def run(self) -> DeliveryResult:
+        result = self._attempt()
+        for job in self._outcomes:
+            send_callback(self.settings, JobOutcome(
+                job_id=job["id"], job_type="detect", event_id=job["event_id"], media_id=job["media_id"],
+                status=job["status"], result=job["result"], error=job["error"]))
+        return result
+
+    def _attempt(self) -> DeliveryResult:
+        try:
+            settled = self._claim_and_check()
+            if settled is not None:
+                return settled
+            job = self.job
+            with log_context(job_id=job["id"], media_id=job["media_id"], event_id=job["event_id"]):
+                logger.info("Processing media %s for job %s", job["media_id"], job["id"])
+                analysis = self.analyzer.analyze(fetch_image(self.image, self.settings))
+                logger.info("Detected %d faces", len(analysis.faces),
+                            extra={"faces": len(analysis.faces), "width": analysis.width, "height": analysis.height})
+                return self._store(analysis)
+        except (ImageFetchError, ImageError) as exc:
+            return self._fail_permanently(f"{exc.code}: {exc}")
+        except (StorageUnavailableError, DatabaseUnavailableError) as exc:
+            logger.warning("transient failure, asking for redelivery: %s", exc)
+            return self._give_back(Disposition.RETRY, "retry", str(exc))
+        except Exception as exc:
+            logger.exception("detection failed unexpectedly")
+            return self._give_back(Disposition.ERROR, "error", f"{type(exc).__name__}: {exc}")
+
+    # -- before the work -----------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection]:
+        """A transaction whose settled jobs become outcomes to announce only once it has committed.
+
+        ml-callback can then trust the database: it is never told of an outcome that could
+        still roll back, and it hears of a detection after the new faces were assigned.
+        """
+        self._settled.clear()
+        with transaction(self.pool) as conn:
+            yield conn
+        self._outcomes.extend(self._settled)
+        self._settled.clear()
+
+    def _claim_and_check(self) -> DeliveryResult | None:
+        """Claim the job and settle it at once when there is nothing to do; None = do the work."""
+        with self._transaction() as conn:
+            job = get_job(conn, self.job_id)
+            if job is not None and (problem := self._mismatch(job)):
+                logger.error("message does not match its job: %s", problem)
+                return reject(problem)
+            claim = claim_job(conn, self.job_id, self.worker, self.settings.job_lease_seconds)
+            if claim.outcome is not ClaimOutcome.CLAIMED:
+                return self._unclaimed(claim.outcome, claim.job)
+            self.job, self.claimed = claim.job, True
+            model = self.job["model"] or self.analyzer.pack_id
+            if model != self.analyzer.pack_id:
+                return self._finish_failed(conn, f"model {model!r} is not served here (MODEL_PACK="
+                                                 f"{self.analyzer.pack_id!r}); enqueue it again for this model")
+            state = media_state(conn, self.job["media_id"])
+            if state is None:
+                return self._finish_failed(conn, "not_found: the media row is gone")
+            if not state.face_recognition_enabled:
+                return self._finish_failed(conn, SKIPPED_DISABLED, status="skipped")
+            done = media_analysis(conn, self.job["media_id"], model)
+            if done is not None:  # analysed under an earlier job: the faces are there already
+                return self._finish_completed(conn, {"faces": done["face_count"], "width": done["width"],
+                                                     "height": done["height"], "model": model})
+        return None
+
+    def _mismatch(self, job: dict[str, Any]) -> str | None:
+        expected = self.expected
+        if job["job_type"] != "detect":
+            return f"job {job['id']} is a {job['job_type']} job, not a detect job"
+        if expected is None:
+            return None
+        if (job["media_id"], job["event_id"]) != (expected.media_id, expected.event_id):
+            return (f"message names media {expected.media_id} of event {expected.event_id}, but job {job['id']} "
+                    f"is for media {job['media_id']} of event {job['event_id']}")
+        if job["model"] is not None and job["model"] != expected.model:
+            return f"message names model {expected.model!r}, but job {job['id']} is for {job['model']!r}"
+        return None
+
+    def _unclaimed(self, outcome: ClaimOutcome, job: dict[str, Any] | None) -> DeliveryResult:
+        if outcome is ClaimOutcome.BUSY:
+            logger.info("job is leased by another worker until %s; redeliver later", job["lease_expires_at"])
+            return retry("busy", f"job {self.job_id} is being processed by another worker")
+        if outcome is ClaimOutcome.MISSING:
+            logger.warning("job %s does not exist (deleted with its media or event?); acknowledged", self.job_id)
+            return ack("ignored", error=f"no job {self.job_id}")
+        if outcome is ClaimOutcome.EXHAUSTED:
+            logger.error("job gave up after %s attempts", job["attempts"])
+            self._settled.append(job)
+            return ack("failed", error=job["error"])
+        logger.info("job already %s; duplicate delivery acknowledged", job["status"])
+        return ack("duplicate", job_status=job["status"])
+
+    # -- after the work ------------------------------------------------------------------
+
+    def _store(self, analysis: ImageAnalysis) -> DeliveryResult:
+        job = self.job
+        model = self.analyzer.pack_id
+        with self._transaction() as conn:
+            state = media_state(conn, job["media_id"], lock=True)
+            if state is None:
+                return self._finish_failed(conn, "not_found: the media row was deleted during analysis")
+            if not state.face_recognition_enabled:
+                return self._finish_failed(conn, SKIPPED_DISABLED, status="skipped")
+            stored = store_media_faces(conn, event_id=job["event_id"], media_id=job["media_id"], model=model,
+                                       width=analysis.width, height=analysis.height, faces=analysis.faces)
+            result = {"faces": stored.face_count, "width": stored.width, "height": stored.height, "model": model}
+            settled = self._finish_completed(conn, result)
+        if stored.face_ids:
+            self._assign_to_persons(stored.face_ids)
+        return settled
+
+    def _assign_to_persons(self, face_ids: list[uuid.UUID]) -> None:
+        """Put new faces into the event's existing persons right away (between clustering runs).
+
+        Its own transaction, after the faces are committed: if it fails, the faces stay
+        unassigned and the next clustering run takes them, so detection still succeeds.
+        """
+        try:
+            with transaction(self.pool) as conn:
+                assign_new_faces(conn, self.job["event_id"], face_ids, self.settings)
+        except Exception:
+            logger.exception("incremental assignment failed; the faces wait for the next clustering run")
+
+    # -- settling the job ----------------------------------------------------------------
+
+    def _finish_completed(self, conn: psycopg.Connection, result: dict[str, Any]) -> DeliveryResult:
+        row = complete_job(conn, self.job_id, self.worker, result)
+        if row is None:  # our lease expired and another attempt settled the job; the faces are stored once
+            logger.warning("lease lost before completion; the job was settled by another attempt")
+            return ack("duplicate", **result)
+        self._settled.append(row)
+        return ack("completed", **result)
+
+    def _finish_failed(self, conn: psycopg.Connection, error: str, status: str = "failed") -> DeliveryResult:
+        row = fail_job(conn, self.job_id, self.worker, error)
+        logger.log(logging.WARNING if status == "failed" else logging.INFO, "job %s: %s", status, error)
+        if row is not None:
+            self._settled.append(row)
+        return ack(status, error=error)
+
+    def _fail_permanently(self, error: str) -> DeliveryResult:
+        try:
+            with self._transaction() as conn:
+                return self._finish_failed(conn, error)
+        except DatabaseUnavailableError as exc:  # cannot record it now: the redelivery will see the same error
+            return self._give_back(Disposition.RETRY, "retry", str(exc))
+
+    def _give_back(self, disposition: Disposition, status: str, error: str) -> DeliveryResult:
+        """Release the lease so a redelivery can claim the job at once (or fail it if out of attempts)."""
+        if self.claimed:
+            try:
+                with self._transaction() as conn:
+                    row = release_job(conn, self.job_id, self.worker, error)
+                    if row is not None and row["status"] == "failed":  # that was the last attempt
+                        self._settled.append(row)
+            except DatabaseUnavailableError:
+                logger.warning("could not release the lease; it expires in at most JOB_LEASE_SECONDS")
+        return DeliveryResult(disposition, status, {"error": error})
