@@ -184,3 +184,17 @@ def test_recogniser_worker_processes_give_the_same_embeddings(models_dir: Path, 
     for a, b in zip(in_pool, in_process, strict=True):
         assert a.bbox == b.bbox
         np.testing.assert_allclose(a.embedding, b.embedding, atol=1e-6)
+
+
+def test_concurrent_analyses_match_serial_ones(analyzer: FaceAnalyzer, faces_data_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = [faces_data_dir / "group_photos/images" / name
+              for name in ("fr_two_people.jpg", "faceapi_bbt2.jpg", "fr_obama_and_biden.jpg", "deepface_couple.jpg")]
+    serial = [analyzer.analyze_path(photo) for photo in photos]
+    with ThreadPoolExecutor(4) as pool:
+        concurrent = list(pool.map(analyzer.analyze_path, photos))
+    for one, other in zip(serial, concurrent, strict=True):
+        assert [f.bbox for f in one.faces] == [f.bbox for f in other.faces]
+        for a, b in zip(one.faces, other.faces, strict=True):
+            np.testing.assert_allclose(a.embedding, b.embedding, atol=1e-6)
