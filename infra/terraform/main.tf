@@ -65,6 +65,8 @@ locals {
 
   functions_env = merge(local.common_env, {
     CORS_ALLOWED_ORIGINS = join(",", var.app_origins)
+    }, var.supabase_jwks_url == "" ? {} : {
+    SUPABASE_JWKS_URL = var.supabase_jwks_url
   })
 
   cluster_env = merge(local.common_env,

@@ -40,6 +40,12 @@ variable "supabase_url" {
   type        = string
 }
 
+variable "supabase_jwks_url" {
+  description = "SUPABASE_JWKS_URL, for projects whose access tokens are signed with asymmetric keys (https://<project>.supabase.co/auth/v1/.well-known/jwks.json); empty when they use the HS256 JWT secret."
+  type        = string
+  default     = ""
+}
+
 variable "storage_bucket" {
   description = "Supabase Storage bucket holding the event media (STORAGE_BUCKET)."
   type        = string
