@@ -11,8 +11,12 @@ mutual-reachability distances, and that tree lives almost entirely on short edge
    ``link_distance`` and join the pieces above every real distance. HDBSCAN is scale-free: on
    its own it happily groups faces 1.4 apart (unrelated people, detector false positives) when
    nothing denser is around; the cut makes "same person" need an absolute closeness too;
-4. hand that tree to the ``hdbscan`` package's own condensing and cluster selection
-   (excess of mass with ``cluster_selection_epsilon``), so the selection is HDBSCAN's;
+4. hand that tree to the ``hdbscan`` package's own condensing and cluster selection, so the
+   selection is HDBSCAN's. We select *leaf* clusters (with ``cluster_selection_epsilon``):
+   excess of mass picks the most stable clusters, which in a sparse event (mostly people seen
+   2-3 times) is one long chain of different people below the link cut — measured on the
+   group photos alone it made one person of six people. Leaves are the tight pieces; step 5
+   joins the pieces that are one person;
 5. split clusters holding two faces of one photo (:mod:`cannot_link`), merge pieces of one
    person (:mod:`merge`), and give clear noise faces to their person (:mod:`noise`).
 
@@ -39,6 +43,7 @@ from shared.clustering.params import ClusteringParams
 
 COMPLETE_GRAPH_LIMIT = 2_000
 GRAPH_NEIGHBOURS = 16
+CLUSTER_SELECTION = "leaf"  # see step 4 above
 # Unit vectors are at most 2 apart; components are joined above that.
 _DISCONNECTED = 4.0
 
@@ -74,13 +79,13 @@ class FaceClusterer:
         mst = _mutual_reachability_mst(distances, indices, self.params.min_samples, self.params.link_distance)
         labels, _, _, condensed, _ = _tree_to_labels(
             None, single_linkage_tree(mst), min_cluster_size=self.params.min_cluster_size,
-            cluster_selection_method="eom", cluster_selection_epsilon=self.params.epsilon)
+            cluster_selection_method=CLUSTER_SELECTION, cluster_selection_epsilon=self.params.epsilon)
         labels = _drop_loose_faces(labels.astype(np.int64), condensed, self.params.link_distance)
         self.hdbscan_labels_ = labels
         labels = enforce_cannot_link(x, labels, photo_ids, CondensedTree(condensed, n),
                                      self.params.min_cluster_size)
         labels = merge_clusters(x, labels, photo_ids, self.params.merge_distance)
-        attached = attach_noise(x, labels, photo_ids, distances, indices, self.params)
+        attached = attach_noise(x, labels, photo_ids, self.params)
         self.attached_ = (attached >= 0) & (labels < 0)
         self.labels_ = _renumber(np.where(self.attached_, attached, labels))
         self.n_persons_ = int(self.labels_.max() + 1)

@@ -24,13 +24,13 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64
 
 
-def knn_graph(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(distances, indices)``, each ``(n, k)``, nearest first; column 0 is the face itself.
+def nearest(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest ``vectors`` of each query: ``(distances, indices)``, nearest first.
 
     Distances are Euclidean on the unit sphere. Missing neighbours (HNSW may return fewer)
     have index -1 and distance ``inf``.
     """
-    x = np.ascontiguousarray(embeddings, dtype=np.float32)
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = x.shape
     k = min(k, n)
     if n <= EXACT_LIMIT:
@@ -40,10 +40,15 @@ def knn_graph(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = max(HNSW_EF_SEARCH, k)
     index.add(x)
-    similarity, indices = index.search(x, k)
+    similarity, indices = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
     distances = np.sqrt(np.clip(2.0 - 2.0 * similarity, 0.0, None))
     distances[indices < 0] = np.inf
-    return _self_first(distances, indices)
+    return distances, indices
+
+
+def knn_graph(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(distances, indices)``, each ``(n, k)``, nearest first; column 0 is the face itself."""
+    return _self_first(*nearest(embeddings, embeddings, k))
 
 
 def _self_first(distances: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from shared.clustering.knn import nearest
 from shared.clustering.params import ClusteringParams
 
 K = TypeVar("K", bound=Hashable)
@@ -39,43 +40,64 @@ def choose_person(nearest: Mapping[K, float], max_distance: float, margin: float
     return best
 
 
-_ELSEWHERE = object()  # "some other person, at least this far": beyond a truncated neighbour list
+FIRST_NEIGHBOURS = 32
+WIDE_NEIGHBOURS = 512
 
 
-def attach_noise(embeddings: np.ndarray, labels: np.ndarray, photo_ids: np.ndarray, distances: np.ndarray,
-                 indices: np.ndarray, params: ClusteringParams) -> np.ndarray:
+def attach_noise(embeddings: np.ndarray, labels: np.ndarray, photo_ids: np.ndarray,
+                 params: ClusteringParams) -> np.ndarray:
     """For every face, the person the noise pass gives it (``-1``: none; clustered faces get ``-1``).
 
-    ``distances`` / ``indices`` are the k-NN graph clustering used (self first, nearest first);
-    when it is complete the nearest faces are exact, otherwise persons outside a face's k
-    neighbours count as being at its k-th neighbour's distance, which keeps the margin test
-    conservative.
+    Each noise face's nearest clustered faces give each nearby person's nearest-face distance.
+    A person not among the ``k`` found is at least as far as the ``k``-th; when that bound is
+    too close to decide the margin, the face is looked up again with a much wider ``k``, and
+    if still undecided it stays unassigned (conservative).
     """
     n = len(labels)
-    truncated = indices.shape[1] < n
-    occupied = {(int(label), photo_ids[face]) for face, label in enumerate(labels) if label >= 0}
-    wishes: list[tuple[float, int, int]] = []
-    for face in np.flatnonzero(labels < 0):
-        neighbours = indices[face, 1:]
-        valid = neighbours >= 0
-        neighbour_labels = labels[neighbours[valid]]
-        neighbour_distances = distances[face, 1:][valid]
-        in_person = neighbour_labels >= 0
-        nearest: dict[object, float] = {}
-        for label, distance in zip(neighbour_labels[in_person].tolist(),
-                                   neighbour_distances[in_person].tolist(), strict=True):
-            if label not in nearest:
-                nearest[label] = distance
-                if len(nearest) == 2:
-                    break
-        if truncated and len(nearest) < 2 and neighbour_distances.size:
-            nearest[_ELSEWHERE] = float(neighbour_distances[-1])
-        choice = choose_person(nearest, params.attach_distance, params.attach_margin)
-        if choice is not None and choice is not _ELSEWHERE and (choice, photo_ids[face]) not in occupied:
-            wishes.append((nearest[choice], int(face), int(choice)))
     target = np.full(n, -1, dtype=np.int64)
-    for _, face, label in sorted(wishes):
+    clustered = np.flatnonzero(labels >= 0)
+    noise = np.flatnonzero(labels < 0)
+    if clustered.size == 0 or noise.size == 0:
+        return target
+    occupied = {(int(labels[face]), photo_ids[face]) for face in clustered}
+    decisions = _decide(embeddings, labels, clustered, noise, FIRST_NEIGHBOURS, params)
+    undecided = np.array([face for face, (choice, _) in decisions.items() if choice is _UNDECIDED], dtype=np.int64)
+    if undecided.size:
+        decisions.update(_decide(embeddings, labels, clustered, undecided, WIDE_NEIGHBOURS, params))
+    wishes = sorted((distance, int(face), int(choice)) for face, (choice, distance) in decisions.items()
+                    if choice is not None and choice is not _UNDECIDED)
+    for _, face, label in wishes:
         if (label, photo_ids[face]) not in occupied:
             target[face] = label
             occupied.add((label, photo_ids[face]))
     return target
+
+
+_UNDECIDED = object()
+
+
+def _decide(embeddings: np.ndarray, labels: np.ndarray, clustered: np.ndarray, queries: np.ndarray, k: int,
+            params: ClusteringParams) -> dict[int, tuple[object, float]]:
+    """Per query face: (chosen label | None | _UNDECIDED, distance to the chosen person)."""
+    distances, indices = nearest(embeddings[clustered], embeddings[queries], k)
+    truncated = indices.shape[1] < clustered.size
+    decisions: dict[int, tuple[object, float]] = {}
+    for row, face in enumerate(queries.tolist()):
+        found: dict[int, float] = {}
+        for index, distance in zip(indices[row].tolist(), distances[row].tolist(), strict=True):
+            if index >= 0 and int(labels[clustered[index]]) not in found:
+                found[int(labels[clustered[index]])] = distance
+                if len(found) == 2:
+                    break
+        if not found:
+            decisions[face] = (None, 0.0)
+            continue
+        best_distance = min(found.values())
+        bound = float(distances[row][np.isfinite(distances[row])][-1])
+        if len(found) == 1 and truncated and best_distance <= params.attach_distance \
+                and bound - best_distance < params.attach_margin:
+            decisions[face] = (_UNDECIDED, best_distance)
+            continue
+        choice = choose_person(found, params.attach_distance, params.attach_margin)
+        decisions[face] = (choice, found[choice] if choice is not None else 0.0)
+    return decisions

@@ -31,7 +31,7 @@ class ClusteringParams:
 
 # Measured on ../shared/data/faces (bench/cluster_quality.py), see docs/clustering.md.
 DLIB_DEFAULTS = ClusteringParams(min_cluster_size=2, min_samples=1, epsilon=0.0, min_quality=0.2,
-                                 link_distance=0.5, merge_distance=0.42, attach_distance=0.40, attach_margin=0.04)
+                                 link_distance=0.5, merge_distance=0.42, attach_distance=0.40, attach_margin=0.02)
 # ArcFace (buffalo_l): no ArcFace weights are available here, so these follow the guide
 # (epsilon 0.4, tuned on ArcFace) and the published ArcFace verification threshold
 # (cosine similarity ~0.4, i.e. Euclidean ~1.1); see docs/clustering.md.

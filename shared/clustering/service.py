@@ -58,6 +58,23 @@ class ClusteringResult:
                 "deleted_persons": self.deleted_persons, "moved_faces": self.moved_faces}
 
 
+def cluster_faces(embeddings: np.ndarray, quality: np.ndarray, photo_ids: np.ndarray, params: ClusteringParams,
+                  candidates: np.ndarray | None = None) -> np.ndarray:
+    """Person label per face (-1: unassigned) for faces of one model: the quality bar, then clustering.
+
+    ``candidates`` (boolean) restricts clustering to some faces (the others get -1), e.g. to
+    leave out faces held by ignored persons. Shared by the batch job and the offline CLI.
+    """
+    eligible = quality >= params.min_quality
+    if candidates is not None:
+        eligible &= candidates
+    labels = np.full(len(quality), -1, dtype=np.int64)
+    rows = np.flatnonzero(eligible)
+    if rows.size:
+        labels[rows] = FaceClusterer(params).fit_predict(embeddings[rows], np.asarray(photo_ids)[rows])
+    return labels
+
+
 def cluster_event(conn: psycopg.Connection, event_id: uuid.UUID, settings: Settings,
                   model: str | None = None) -> ClusteringResult:
     """Re-cluster the event's faces of ``model`` (default: ``MODEL_PACK``) keeping user work."""
@@ -66,13 +83,11 @@ def cluster_event(conn: psycopg.Connection, event_id: uuid.UUID, settings: Setti
         data = store.load_event_faces(conn, event_id, model)
         persons_before = {row["id"]: row["status"] for row in store.load_persons(conn, event_id, model)}
     params = params_for_model(model, settings, data.embeddings.shape[1] or None)
-    eligible = np.array([q >= params.min_quality and (p is None or persons_before.get(p) == "active")
-                         for q, p in zip(data.quality.tolist(), data.person_ids, strict=True)], dtype=bool)
-    eligible_idx = np.flatnonzero(eligible)
+    # Faces of ignored (or merged) persons stay where they are and are not clustered.
+    free_or_active = np.array([p is None or persons_before.get(p) == "active" for p in data.person_ids], dtype=bool)
     media_codes = np.unique(np.array([str(m) for m in data.media_ids]), return_inverse=True)[1]
-    labels = (FaceClusterer(params).fit_predict(data.embeddings[eligible_idx], media_codes[eligible_idx])
-              if eligible_idx.size else np.zeros(0, dtype=np.int64))
-    ignored = _ignored_matches(data, eligible_idx, labels, persons_before, params)
+    all_labels = cluster_faces(data.embeddings, data.quality, media_codes, params, candidates=free_or_active)
+    ignored = _ignored_matches(data, all_labels, persons_before, params)
 
     with conn.transaction():
         lock_event_face_data(conn, event_id)
@@ -82,8 +97,6 @@ def cluster_event(conn: psycopg.Connection, event_id: uuid.UUID, settings: Setti
         persons = {row["id"]: row for row in store.load_persons(conn, event_id, model)}
         # Every loaded face takes part; those left out of clustering (below the quality bar) as
         # "no cluster", so a stale automatic assignment of theirs is undone too.
-        all_labels = np.full(len(data.face_ids), -1, dtype=np.int64)
-        all_labels[eligible_idx] = labels
         plan = reconcile(
             data.face_ids, all_labels, faces,
             {pid: PersonState(pid, row["status"], row["user_owned"]) for pid, row in persons.items()},
@@ -97,26 +110,27 @@ def cluster_event(conn: psycopg.Connection, event_id: uuid.UUID, settings: Setti
             affected_media={faces[f].media_id for f in resolved.moves})
         summary = store.event_summary(conn, event_id, model)
     result = ClusteringResult(
-        event_id=event_id, model=model, faces=len(data.face_ids), clustered=int(eligible_idx.size),
+        event_id=event_id, model=model, faces=len(data.face_ids),
+        clustered=int((free_or_active & (data.quality >= params.min_quality)).sum()),
         persons=summary["persons"], assigned=summary["assigned"], new_persons=len(plan.new_persons),
         deleted_persons=len(resolved.deleted), moved_faces=len(resolved.moves),
         tags_added=tags["tags_added"], tags_removed=tags["tags_removed"])
-    logger.info("Clustering complete: %d clusters", int(labels.max() + 1) if labels.size else 0,
+    logger.info("Clustering complete: %d clusters", int(all_labels.max() + 1) if all_labels.size else 0,
                 extra={"event_id": str(event_id), **result.job_result()})
     return result
 
 
-def _ignored_matches(data: store.EventFaces, eligible_idx: np.ndarray, labels: np.ndarray,
-                     statuses: dict[uuid.UUID, str], params: ClusteringParams) -> dict[int, uuid.UUID]:
+def _ignored_matches(data: store.EventFaces, labels: np.ndarray, statuses: dict[uuid.UUID, str],
+                     params: ClusteringParams) -> dict[int, uuid.UUID]:
     """Clusters that clearly are an ignored person (same rule as the noise pass, from the cluster centre)."""
     ignored_faces = [i for i, p in enumerate(data.person_ids) if p is not None and statuses.get(p) == "ignored"]
-    if not ignored_faces or not labels.size:
+    if not ignored_faces or not (labels >= 0).any():
         return {}
     ignored_vectors = data.embeddings[ignored_faces]
     owners = [data.person_ids[i] for i in ignored_faces]
     matches: dict[int, uuid.UUID] = {}
     for label in np.unique(labels[labels >= 0]).tolist():
-        centre = data.embeddings[eligible_idx[labels == label]].mean(axis=0)
+        centre = data.embeddings[labels == label].mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
         distance = np.linalg.norm(ignored_vectors - centre, axis=1)
         nearest: dict[uuid.UUID, float] = {}

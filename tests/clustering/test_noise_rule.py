@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from shared.clustering.knn import knn_graph
 from shared.clustering.noise import attach_noise, choose_person
 from shared.clustering.params import DLIB_DEFAULTS
 from tests.clustering.synthetic import identity_embeddings, near
@@ -27,8 +26,7 @@ def _scene() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _attach(x: np.ndarray, labels: np.ndarray, photos: np.ndarray, **params: float) -> np.ndarray:
-    distances, indices = knn_graph(x, len(x))
-    return attach_noise(x, labels, photos, distances, indices, replace(DLIB_DEFAULTS, **params))
+    return attach_noise(x, labels, photos, replace(DLIB_DEFAULTS, **params))
 
 
 def test_a_clear_noise_face_joins_its_person() -> None:

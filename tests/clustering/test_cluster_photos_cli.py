@@ -1,0 +1,49 @@
+"""``facecluster cluster-photos`` on real group photos: the offline path end to end (models, no database)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from shared.cli import main
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_group_photos_cluster_into_pure_persons(faces_data_dir: Path, models_dir: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
+    folder = faces_data_dir / "group_photos"
+    out = tmp_path / "faces.jsonl"
+    assert main(["cluster-photos", str(folder), "--out", str(out)]) == 0
+    faces = [json.loads(line) for line in out.read_text().splitlines()]
+    assert faces and all(set(f) == {"path", "bbox", "score", "quality", "person"} for f in faces)
+    # Two faces of one photo are never one person.
+    seen = set()
+    for face in faces:
+        if face["person"] is not None:
+            assert (face["path"], face["person"]) not in seen
+            seen.add((face["path"], face["person"]))
+    # Labelled faces (IoU >= 0.4 with the dataset's box): every person holds one identity.
+    with open(folder / "faces.csv", newline="") as handle:
+        truth = [row for row in csv.DictReader(handle) if row["identity"]]
+    identities = defaultdict(set)
+    matched = 0
+    for face in faces:
+        for row in truth:
+            box = [float(row[k]) for k in ("x1", "y1", "x2", "y2")]
+            if Path(row["path"]).name == Path(face["path"]).name and _iou(face["bbox"], box) >= 0.4:
+                matched += 1
+                if face["person"] is not None:
+                    identities[face["person"]].add(row["identity"])
+    assert matched >= 0.8 * len(truth)
+    assert identities and all(len(ids) == 1 for ids in identities.values())
