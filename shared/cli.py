@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.commands.config",
     "shared.commands.analyze",
     "shared.commands.models",
+    "shared.commands.demo",
     "shared.commands.cluster_photos",
 )
 

@@ -1,0 +1,144 @@
+"""Start and stop the whole local system: database, Pub/Sub, functions, detection service, review page.
+
+One embedded PostgreSQL serves every process (its URL goes into each server's environment);
+secrets are random per run; every server is a real ``functions-framework`` process on a
+loopback port. :class:`LocalStack` is a context manager: leaving it, normally, on an error,
+on Ctrl-C or on SIGTERM, stops every process it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.db.connection import resolve_database_url
+from shared.db.migrate import migrate
+from shared.localstack.processes import ProcessGroup
+from shared.localstack.pubsub_emulator import create_push_subscription, find_emulator, start_emulator
+from shared.localstack.push_relay import PushRelay
+from shared.localstack.review_server import ReviewServer
+from shared.localstack.servers import reserve_ports, start_function, wait_until_ready
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+FUNCTION_TARGETS = ("ml_callback", "ml_enqueue", "detect_push", "face_persons", "face_person_actions")
+# Variables of the caller's environment that would point the servers somewhere else.
+_CLEARED_VARIABLES = ("SUPABASE_JWKS_URL", "PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERVICE_ACCOUNT", "STORAGE_EMULATOR_HOST",
+                      "PUBSUB_EMULATOR_HOST")
+
+
+@dataclass(frozen=True)
+class StackUrls:
+    ml_enqueue: str
+    ml_callback: str
+    detect_push: str
+    face_persons: str
+    face_person_actions: str
+    review: str
+
+
+class LocalStack:
+    """Everything the pipeline needs, on loopback; use as ``with LocalStack(...) as stack:``."""
+
+    def __init__(self, settings: Settings, *, pack: str, log_dir: Path) -> None:
+        self.settings = settings
+        self.pack = pack
+        self.log_dir = log_dir
+        self.jwt_secret = secrets.token_urlsafe(32)
+        self.callback_secret = secrets.token_urlsafe(32)
+        self.processes = ProcessGroup()
+        self.database_url = ""
+        self.pubsub_mode = ""
+        self.urls: StackUrls | None = None
+        self._relay: PushRelay | None = None
+        self._review: ReviewServer | None = None
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start_database(self) -> str:
+        """The database every process shares, migrated; started first so data can be prepared."""
+        if not self.database_url:
+            self.database_url = resolve_database_url(self.settings)
+            migrate(self.database_url)
+        return self.database_url
+
+    def start(self) -> None:
+        self.start_database()
+        self._review = ReviewServer({})
+        self._review.start()
+        ports = reserve_ports(FUNCTION_TARGETS)
+        urls = {target: f"http://127.0.0.1:{port}/" for target, port in ports.items()}
+        pubsub_host = self._start_pubsub(urls["detect_push"])
+        env = self.server_environment(pubsub_host, urls["ml_callback"], self._review.origin)
+        started = {target: self.processes.add(start_function(target, ports[target], env, self.log_dir))
+                   for target in FUNCTION_TARGETS}
+        for target, process in started.items():
+            wait_until_ready(target, process, ports[target])
+        if self.pubsub_mode == "emulator":
+            create_push_subscription(pubsub_host, self.settings.google_cloud_project, self.settings.pubsub_topic,
+                                     urls["detect_push"])
+        self.urls = StackUrls(review=self._review.url, **urls)
+        logger.info("local stack ready", extra={"pubsub": self.pubsub_mode, "logs": str(self.log_dir)})
+
+    def _start_pubsub(self, push_endpoint: str) -> str:
+        binary = find_emulator()
+        if binary is not None:
+            process, host = start_emulator(binary, self.log_dir)
+            self.processes.add(process)
+            self.pubsub_mode = "emulator"
+            return host
+        self._relay = PushRelay(push_endpoint, self.settings.google_cloud_project, self.settings.pubsub_topic)
+        self._relay.start()
+        self.pubsub_mode = "in-process relay"
+        return self._relay.host
+
+    def server_environment(self, pubsub_host: str, callback_url: str, review_origin: str) -> dict[str, str]:
+        """The environment of every server: the caller's, with the stack's own settings on top."""
+        env = {key: value for key, value in os.environ.items() if key not in _CLEARED_VARIABLES}
+        env.update({
+            "DATABASE_URL": self.database_url,
+            "FACECLUSTER_DATA_DIR": str(self.settings.facecluster_data_dir),
+            "FACECLUSTER_MODEL_DIR": str(self.settings.model_dir),
+            "MODEL_PACK": self.pack,
+            "CALLBACK_URL": callback_url,
+            "CALLBACK_SECRET": self.callback_secret,
+            "SUPABASE_JWT_SECRET": self.jwt_secret,
+            "PUBSUB_EMULATOR_HOST": pubsub_host,
+            "GOOGLE_CLOUD_PROJECT": self.settings.google_cloud_project,
+            "PUBSUB_TOPIC": self.settings.pubsub_topic,
+            "CLUSTER_RUNNER": "local",
+            "CORS_ALLOWED_ORIGINS": review_origin,
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def set_review_config(self, config: dict[str, Any]) -> None:
+        assert self._review is not None, "the stack is not started"
+        self._review.set_config(config)
+
+    def check_running(self) -> None:
+        """Raise (with the log's tail) when a server died: waiting on it would wait forever."""
+        self.processes.check_running()
+
+    def stop(self) -> None:
+        self.processes.stop_all()
+        if self._relay is not None:
+            self._relay.stop()
+            self._relay = None
+        if self._review is not None:
+            self._review.stop()
+            self._review = None
