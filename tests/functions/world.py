@@ -22,11 +22,11 @@ def jpeg_thumbnail(shade: int) -> bytes:
 
 
 def add_face(db: psycopg.Connection, event_id: uuid.UUID, media_id: uuid.UUID, person_id: uuid.UUID | None,
-             *, quality: float = 0.8) -> uuid.UUID:
+             *, quality: float = 0.8, embedding: list[float] | None = None) -> uuid.UUID:
     return db.execute(
         "insert into faces (event_id, media_id, model, bbox, landmarks, det_score, quality, embedding, thumbnail,"
         " person_id, assignment) values (%s, %s, %s, %s, %s, 0.9, %s, %s, %s, %s, %s) returning id",
-        (event_id, media_id, MODEL, [0, 0, 10, 10], [0.0] * 10, quality, str([0.1] * 128),
+        (event_id, media_id, MODEL, [0, 0, 10, 10], [0.0] * 10, quality, str(embedding or [0.1] * 128),
          jpeg_thumbnail(int(quality * 255)), person_id, "cluster" if person_id else None)).fetchone()["id"]
 
 
