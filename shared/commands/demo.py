@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from shared.localstack.demo import DemoSession
@@ -15,6 +16,8 @@ from shared.settings import get_settings
 
 def _demo(args: argparse.Namespace) -> int:
     settings = get_settings()
+    # pgserver asks platformdirs for a runtime directory; without XDG_RUNTIME_DIR /tmp is fine.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     # Progress and the summary are for a person; the servers' JSON logs go to files.
     configure_logging("WARNING")
     summary = None

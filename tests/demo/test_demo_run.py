@@ -1,0 +1,70 @@
+"""The demo end to end on a small folder: its summary agrees with the database, reruns only add new photos."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shared.face_analysis.errors import ModelFilesError
+from shared.localstack.demo import DemoSession
+from shared.settings import Settings
+
+
+def _counts(db: psycopg.Connection, event_id: object, model: str) -> dict[str, int]:
+    row = db.execute(
+        """
+        select (select count(*) from media where event_id = %(e)s) as images,
+               (select count(*) from faces where event_id = %(e)s and model = %(m)s) as faces,
+               (select count(*) from face_persons where event_id = %(e)s and model = %(m)s
+                   and status = 'active') as persons,
+               (select count(*) from faces where event_id = %(e)s and model = %(m)s
+                   and person_id is null) as unassigned,
+               (select count(*) from media_analyses a join media m on m.id = a.media_id
+                 where m.event_id = %(e)s and a.model = %(m)s) as analysed
+        """, {"e": event_id, "m": model}).fetchone()
+    return dict(row)
+
+
+def test_demo_summary_matches_database_and_reruns_only_process_new_photos(
+        photos_dir: Path, demo_settings: Settings, db: psycopg.Connection, faces_data_dir: Path) -> None:
+    photos = sorted(photos_dir.rglob("*.jpg"))
+    progress = io.StringIO()
+    with DemoSession(photos_dir, demo_settings, progress=progress) as session:
+        first = session.run()
+    counts = _counts(db, first.event_id, demo_settings.model_pack)
+    assert first.images == first.new_images == first.processed == len(photos) == counts["images"]
+    assert counts["analysed"] == len(photos) and first.failed == 0
+    assert (first.faces, first.persons, first.unassigned) == (counts["faces"], counts["persons"], counts["unassigned"])
+    assert first.faces >= len(photos) - 1, "the labelled photos each show a face"
+    assert first.persons >= 2, "four identities should give more than one person"
+    assert f"{len(photos)}/{len(photos)} images" in progress.getvalue()
+    # The snapshot holds every person the database has, readable without a server.
+    snapshot = first.snapshot_path.read_text()
+    for person in db.execute("select id from face_persons where event_id = %s and status = 'active'",
+                             (first.event_id,)):
+        assert str(person["id"]) in snapshot
+
+    with DemoSession(photos_dir, demo_settings) as session:
+        second = session.run()
+    assert second.event_id == first.event_id
+    assert (second.new_images, second.processed, second.images) == (0, 0, len(photos))
+
+    extra = next(p for p in sorted((faces_data_dir / "dev" / "bbt_leonard").glob("*.jpg")))
+    shutil.copy2(extra, photos_dir / "new.jpg")
+    with DemoSession(photos_dir, demo_settings) as session:
+        third = session.run()
+    assert (third.new_images, third.processed, third.images) == (1, 1, len(photos) + 1)
+    assert _counts(db, first.event_id, demo_settings.model_pack)["analysed"] == len(photos) + 1
+
+
+def test_missing_model_files_stop_the_demo_before_anything_starts(
+        photos_dir: Path, demo_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(tmp_path / "no-models"))
+    session = DemoSession(photos_dir, Settings.from_env())
+    with pytest.raises(ModelFilesError, match="facecluster models fetch"):
+        session.__enter__()
+    assert session.stack.processes.processes == ()
