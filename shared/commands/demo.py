@@ -10,6 +10,7 @@ from pathlib import Path
 
 from shared.localstack.demo import DemoSession
 from shared.localstack.processes import exit_on_sigterm
+from shared.localstack.stack import PUBSUB_MODES
 from shared.log import configure_logging
 from shared.settings import get_settings
 
@@ -22,7 +23,8 @@ def _demo(args: argparse.Namespace) -> int:
     configure_logging("WARNING")
     summary = None
     try:
-        with exit_on_sigterm(), DemoSession(args.photos_dir, settings, pack=args.pack, progress=sys.stderr) as session:
+        with exit_on_sigterm(), DemoSession(args.photos_dir, settings, pack=args.pack, progress=sys.stderr,
+                                             pubsub=args.pubsub) as session:
             print(f"facecluster demo: stack up (Pub/Sub: {session.stack.pubsub_mode}; logs in {session.stack.log_dir})",
                   file=sys.stderr, flush=True)
             summary = session.run()
@@ -50,4 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--keep-running", action="store_true",
                       help="keep the stack and the review page up after the run, until Ctrl-C")
     demo.add_argument("--pack", default=None, help="model pack (default: MODEL_PACK)")
+    demo.add_argument("--pubsub", choices=PUBSUB_MODES, default="auto",
+                      help="the Pub/Sub emulator, or an in-process relay that pushes the same bodies "
+                           "(auto: the emulator when installed)")
     demo.set_defaults(handler=_demo)

@@ -91,13 +91,13 @@ class DemoSession:
     """The stack plus one event for ``photos_dir``; ``with DemoSession(...) as s: s.run()``."""
 
     def __init__(self, photos_dir: Path, settings: Settings, *, pack: str | None = None,
-                 progress: TextIO | None = None) -> None:
+                 progress: TextIO | None = None, pubsub: str = "auto") -> None:
         self.photos_dir = photos_dir.expanduser().resolve()
         self.settings = settings
         self.pack = pack or settings.model_pack
         self.progress_stream = progress
         self.demo_dir = settings.facecluster_data_dir / "demo"
-        self.stack = LocalStack(settings, pack=self.pack, log_dir=self.demo_dir / "logs")
+        self.stack = LocalStack(settings, pack=self.pack, log_dir=self.demo_dir / "logs", pubsub=pubsub)
         self.event: demo_db.DemoEvent | None = None
         self.token = ""
         self._conn: psycopg.Connection | None = None

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.db.connection import resolve_database_url
 from shared.db.migrate import migrate
-from shared.localstack.processes import ProcessGroup
+from shared.localstack.processes import ProcessGroup, ProcessStartError
 from shared.localstack.pubsub_emulator import create_push_subscription, find_emulator, start_emulator
 from shared.localstack.push_relay import PushRelay
 from shared.localstack.review_server import ReviewServer
@@ -26,6 +26,7 @@ from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+PUBSUB_MODES = ("auto", "emulator", "relay")   # auto: the emulator when installed, else the relay
 FUNCTION_TARGETS = ("ml_callback", "ml_enqueue", "detect_push", "face_persons", "face_person_actions")
 # Variables of the caller's environment that would point the servers somewhere else.
 _CLEARED_VARIABLES = ("SUPABASE_JWKS_URL", "PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERVICE_ACCOUNT", "STORAGE_EMULATOR_HOST",
@@ -45,8 +46,11 @@ class StackUrls:
 class LocalStack:
     """Everything the pipeline needs, on loopback; use as ``with LocalStack(...) as stack:``."""
 
-    def __init__(self, settings: Settings, *, pack: str, log_dir: Path) -> None:
+    def __init__(self, settings: Settings, *, pack: str, log_dir: Path, pubsub: str = "auto") -> None:
+        if pubsub not in PUBSUB_MODES:
+            raise ValueError(f"pubsub must be one of {', '.join(PUBSUB_MODES)}")
         self.settings = settings
+        self.pubsub = pubsub
         self.pack = pack
         self.log_dir = log_dir
         self.jwt_secret = secrets.token_urlsafe(32)
@@ -95,7 +99,10 @@ class LocalStack:
         logger.info("local stack ready", extra={"pubsub": self.pubsub_mode, "logs": str(self.log_dir)})
 
     def _start_pubsub(self, push_endpoint: str) -> str:
-        binary = find_emulator()
+        binary = find_emulator() if self.pubsub != "relay" else None
+        if binary is None and self.pubsub == "emulator":
+            raise ProcessStartError("the Pub/Sub emulator is not installed (gcloud components install "
+                                    "pubsub-emulator); use --pubsub relay or auto")
         if binary is not None:
             process, host = start_emulator(binary, self.log_dir)
             self.processes.add(process)
