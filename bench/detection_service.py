@@ -1,0 +1,327 @@
+"""Detection service benchmark: images/s through the whole service vs the face analysis alone.
+
+    .venv/bin/python bench/detection_service.py [--images N] [--concurrency C] [--json out.json]
+
+On the same images (the group photos and the realistic single-person photos of
+../shared/data/faces, read in place), with the deployment's settings (Terraform: request
+concurrency = vCPUs, THREADS = vCPUs, ORT_INTRA_OP_THREADS=1):
+
+  direct   ``get_analyzer().analyze(bytes)`` on C threads, reading each file first;
+  service  the real ``functions-framework --target detect_push`` server (gunicorn) on loopback,
+           C clients POSTing Pub/Sub push envelopes, each one: envelope + message parsing, job
+           claim with lease, file fetch, analysis, faces + media_analyses + job completion in one
+           transaction, incremental assignment, and a callback to a local ml-callback stand-in;
+           against the embedded PostgreSQL in a scratch directory.
+
+Each side runs in its own process, warmed up (models loaded) before timing, so the peak RSS
+(VmHWM) reported is that process's own. The two take turns on chunks of images, round after
+round, so that other load on the machine hits both alike. Overhead = 1 - service images/s /
+direct images/s, overall and as the median over the turns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.server
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+SHARED_DIR = Path(os.environ.get("FACECLUSTER_SHARED_DIR", REPO_ROOT.parent / "shared")).resolve()
+FACES_DIR = SHARED_DIR / "data" / "faces"
+MODELS_DIR = SHARED_DIR / "models"
+SCRATCH_DIR = REPO_ROOT / ".facecluster" / "bench" / "detection-service"   # never committed
+
+
+def benchmark_images(limit: int | None) -> list[Path]:
+    """Event-like photos first (several faces, up to 2500 px), then realistic portraits."""
+    images = sorted((FACES_DIR / "group_photos" / "images").glob("*.jpg"))
+    images += sorted((FACES_DIR / "dev").glob("deepface_*/*.jpg"))
+    return images[:limit] if limit else images
+
+
+def deployment_env(concurrency: int) -> dict[str, str]:
+    """The detection service's settings as Terraform deploys them, pointed at local models."""
+    return {
+        "FACECLUSTER_MODEL_DIR": str(MODELS_DIR),
+        "ORT_INTRA_OP_THREADS": "1",
+        "THREADS": str(concurrency),
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the process's peak resident set, as the kernel counted it."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+# --- direct: the face analysis alone, in a child process of its own ------------------------------
+
+def direct_worker(paths: list[Path], concurrency: int) -> None:
+    """The child's loop: ``<start> <stop>`` on stdin → analyse those images, answer JSON; EOF → peak RSS."""
+    from shared.face_analysis import get_analyzer
+    from shared.settings import get_settings
+
+    analyzer = get_analyzer(get_settings())
+    analyzer.analyze(paths[0].read_bytes())                      # warm-up: models loaded
+    print(json.dumps({"ready": True}), flush=True)
+    with ThreadPoolExecutor(concurrency) as pool:
+        for line in sys.stdin:
+            start, stop = (int(v) for v in line.split())
+            started = time.perf_counter()
+            faces = sum(pool.map(lambda p: len(analyzer.analyze(p.read_bytes()).faces), paths[start:stop]))
+            print(json.dumps({"faces": faces, "seconds": time.perf_counter() - started}), flush=True)
+    print(json.dumps({"peak_rss_mib": peak_rss_mib(os.getpid())}), flush=True)
+
+
+class DirectAnalysis:
+    """The direct side: a child process running :func:`direct_worker` with the deployment's settings."""
+
+    def __init__(self, images: int | None, concurrency: int) -> None:
+        command = [sys.executable, __file__, "--direct-worker", f"--concurrency={concurrency}"]
+        if images:
+            command.append(f"--images={images}")
+        self.child = subprocess.Popen(command, env={**os.environ, **deployment_env(concurrency)}, text=True,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._answer()
+
+    def _answer(self) -> dict[str, Any]:
+        line = self.child.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the direct worker exited with {self.child.wait()}")
+        return json.loads(line)
+
+    def run(self, start: int, stop: int) -> dict[str, Any]:
+        self.child.stdin.write(f"{start} {stop}\n")
+        self.child.stdin.flush()
+        return {"images": stop - start, **self._answer()}
+
+    def finish(self) -> float:
+        self.child.stdin.close()
+        rss = self._answer()["peak_rss_mib"]
+        self.child.wait(timeout=30)
+        return rss
+
+
+# --- service: the real server on loopback ------------------------------------------------------
+
+class _CallbackSink(http.server.BaseHTTPRequestHandler):
+    """ml-callback stand-in: accepts every report."""
+
+    received = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).received += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _detect_jobs(database_url: str, paths: list[Path], name: str) -> list[bytes]:
+    """An enabled event with a media row and a detect job per image; the push bodies naming them."""
+    from shared.db.connection import connect
+    from shared.messages import DetectMessage
+
+    bodies = []
+    with connect(database_url, autocommit=True) as conn:
+        event_id = conn.execute("insert into events (owner_id, name, face_recognition_enabled) "
+                                "values (%s, %s, true) returning id", (uuid.uuid4(), name)).fetchone()["id"]
+        for path in paths:
+            media_id = conn.execute("insert into media (event_id, storage_path) values (%s, %s) returning id",
+                                    (event_id, path.as_uri())).fetchone()["id"]
+            job_id = conn.execute("insert into ml_jobs (job_type, event_id, media_id, model) "
+                                  "values ('detect', %s, %s, 'yunet-dlib') returning id",
+                                  (event_id, media_id)).fetchone()["id"]
+            message = DetectMessage(job_id=job_id, event_id=event_id, media_id=media_id, image=path.as_uri(),
+                                    model="yunet-dlib")
+            bodies.append(json.dumps({"message": {"data": base64.b64encode(message.to_bytes()).decode(),
+                                                  "messageId": str(len(bodies))},
+                                      "subscription": "projects/bench/subscriptions/detect"}).encode())
+    return bodies
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServiceUnderTest:
+    """``functions-framework --target detect_push`` (gunicorn) on loopback, with a scratch database."""
+
+    def __init__(self, scratch: Path, concurrency: int) -> None:
+        from shared.db.embedded import start_embedded_server
+        from shared.db.migrate import migrate
+
+        self.concurrency = concurrency
+        self.database_url = start_embedded_server(scratch / "pgdata")
+        migrate(self.database_url)
+        self.sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CallbackSink)
+        threading.Thread(target=self.sink.serve_forever, daemon=True).start()
+        port = _free_port()
+        env = {**os.environ, **deployment_env(concurrency), "DATABASE_URL": self.database_url,
+               "FACECLUSTER_DATA_DIR": str(scratch), "CALLBACK_SECRET": "bench",
+               "CALLBACK_URL": f"http://127.0.0.1:{self.sink.server_port}/"}
+        self.log = (scratch / "service.log").open("wb")
+        self.server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "functions-framework"),
+             f"--source={REPO_ROOT / 'functions' / 'main.py'}", "--target=detect_push",
+             "--host=127.0.0.1", f"--port={port}"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        self.base = f"http://127.0.0.1:{port}"
+        self._sessions = threading.local()
+        self._wait_healthy()
+
+    def _wait_healthy(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise RuntimeError(f"functions-framework exited with {self.server.returncode}")
+            try:
+                if requests.get(self.base + "/health", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the service never became healthy")
+
+    def _push(self, body: bytes) -> int:
+        if not hasattr(self._sessions, "session"):
+            self._sessions.session = requests.Session()
+        answer = self._sessions.session.post(self.base + "/", data=body, timeout=300,
+                                             headers={"Content-Type": "application/json"})
+        if answer.status_code != 200 or answer.json()["status"] != "completed":
+            raise RuntimeError(f"push answered {answer.status_code}: {answer.text}")
+        return answer.json()["faces"]
+
+    def warm_up(self, path: Path) -> None:
+        self._push(_detect_jobs(self.database_url, [path], "warm-up")[0])
+
+    def run(self, paths: list[Path], name: str) -> dict[str, Any]:
+        bodies = _detect_jobs(self.database_url, paths, name)   # new media rows: real work every time
+        before = _CallbackSink.received
+        started = time.perf_counter()
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            faces = sum(pool.map(self._push, bodies))
+        seconds = time.perf_counter() - started
+        return {"images": len(paths), "faces": faces, "seconds": seconds,
+                "callbacks": _CallbackSink.received - before}
+
+    def peak_rss_mib(self) -> float:
+        import psutil
+
+        root = psutil.Process(self.server.pid)
+        return max(peak_rss_mib(p.pid) for p in (root, *root.children(recursive=True)))
+
+    def stop(self) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=30)
+        self.sink.shutdown()
+        self.log.close()
+
+
+# --- report ------------------------------------------------------------------------------------
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    import onnxruntime
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"onnxruntime {onnxruntime.__version__}, {platform.system()} {platform.release()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=None, help="use the first N images (default: all)")
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1,
+                        help="requests in flight = analysis threads (default: cores, as deployed)")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the images")
+    parser.add_argument("--chunk", type=int, default=12,
+                        help="images per turn: direct and service take turns chunk by chunk")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--direct-worker", action="store_true", help=argparse.SUPPRESS)  # the child process
+    args = parser.parse_args()
+    paths = benchmark_images(args.images)
+
+    if args.direct_worker:
+        direct_worker(paths, args.concurrency)
+        return
+
+    load_before = os.getloadavg()[0]
+    shutil.rmtree(SCRATCH_DIR, ignore_errors=True)   # the last run's database (its server stopped with it)
+    turns: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    direct = DirectAnalysis(args.images, args.concurrency)
+    service = ServiceUnderTest(SCRATCH_DIR, args.concurrency)
+    try:
+        service.warm_up(paths[0])
+        # Short alternating turns: a change in background load hits both sides alike.
+        for round_no in range(args.rounds):
+            for start in range(0, len(paths), args.chunk):
+                stop = min(start + args.chunk, len(paths))
+                turns.append((direct.run(start, stop), service.run(paths[start:stop], f"r{round_no}-{start}")))
+        service_rss = service.peak_rss_mib()
+    finally:
+        service.stop()
+        direct_rss = direct.finish()
+
+    def side(runs: list[dict[str, Any]], rss: float) -> dict[str, Any]:
+        images, seconds = sum(r["images"] for r in runs), sum(r["seconds"] for r in runs)
+        return {"images": images, "faces": sum(r["faces"] for r in runs), "seconds": seconds,
+                "images_per_second": images / seconds, "peak_rss_mib": rss}
+
+    report = {
+        "machine": machine(), "load_average_before": load_before, "load_average_after": os.getloadavg()[0],
+        "concurrency": args.concurrency, "rounds": args.rounds, "chunk": args.chunk,
+        "direct": side([d for d, _ in turns], direct_rss), "service": side([s for _, s in turns], service_rss),
+        "turn_overheads": [1 - d["seconds"] / s["seconds"] for d, s in turns],
+    }
+    report["service"]["callbacks"] = sum(s["callbacks"] for _, s in turns)
+    report["service_overhead"] = 1 - report["service"]["images_per_second"] / report["direct"]["images_per_second"]
+    report["median_turn_overhead"] = statistics.median(report["turn_overheads"])
+    print_report(report, len(paths))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+def print_report(report: dict[str, Any], distinct_images: int) -> None:
+    print(f"machine: {report['machine']}")
+    print(f"load average {report['load_average_before']:.2f} before, {report['load_average_after']:.2f} after")
+    print(f"{distinct_images} images x {report['rounds']} rounds in turns of {report['chunk']}, "
+          f"{report['concurrency']} in flight\n")
+    print(f"{'':9}{'images':>8}{'seconds':>10}{'images/s':>10}{'faces':>8}{'peak RSS MiB':>14}")
+    for name in ("direct", "service"):
+        s = report[name]
+        print(f"{name:9}{s['images']:>8}{s['seconds']:>10.1f}{s['images_per_second']:>10.2f}{s['faces']:>8}"
+              f"{s['peak_rss_mib']:>14.0f}")
+    print(f"\nservice-layer overhead: {report['service_overhead']:.1%} overall, "
+          f"{report['median_turn_overhead']:.1%} median of {len(report['turn_overheads'])} turns "
+          f"(same faces: {report['direct']['faces'] == report['service']['faces']}, "
+          f"callbacks: {report['service']['callbacks']} of {report['service']['images']})")
+
+
+if __name__ == "__main__":
+    main()
