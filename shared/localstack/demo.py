@@ -9,7 +9,6 @@ files not uploaded before become new media, so a second run processes only new p
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from shared.localstack.snapshot import fetch_all_persons, write_snapshot
 from shared.localstack.stack import LocalStack
 from shared.localstack.tokens import mint_user_token
 from shared.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 STALL_SECONDS = 600.0          # no image finished for this long: something is stuck, say where to look
@@ -181,8 +178,9 @@ class DemoSession:
             else:
                 abandoned = demo_db.abandon_in_flight_jobs(self.conn, event.id, "abandoned: an earlier demo run "
                                                            "of this folder was interrupted")
-                if abandoned:
-                    logger.warning("failed the jobs an interrupted run left", extra={"jobs": abandoned})
+                if abandoned and self.progress_stream:
+                    print(f"facecluster demo: {abandoned} job(s) of an interrupted run failed; their photos "
+                          "are enqueued again", file=self.progress_stream, flush=True)
         return event
 
     def upload_new_photos(self) -> int:
@@ -266,7 +264,10 @@ class DemoSession:
         """The review page with the current persons inlined, readable without any server."""
         urls = self.stack.urls
         assert urls is not None
-        data = fetch_all_persons(urls.face_persons, self.token, str(self.event_id))
+        try:
+            data = fetch_all_persons(urls.face_persons, self.token, str(self.event_id))
+        except requests.RequestException as exc:
+            raise DemoError(f"face-persons failed, no snapshot written: {exc} (logs: {self.stack.log_dir})") from exc
         meta = {"title": self.photos_dir.name, "eventId": str(self.event_id),
                 "members": self.review_config()["members"], "createdAt": time.strftime("%Y-%m-%d %H:%M:%S UTC",
                                                                                       time.gmtime())}
