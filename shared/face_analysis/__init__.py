@@ -2,21 +2,38 @@
 
 Pure logic over local files: no HTTP, Pub/Sub or database here. The detection service and the
 ``facecluster analyze`` command both call :func:`get_analyzer` and :meth:`FaceAnalyzer.analyze`.
+
+Names are imported on first use: recogniser worker processes import a submodule of this
+package and should not pay for onnxruntime, OpenCV and Pillow they never use (~130 MB each).
 """
 
-from shared.face_analysis.analyzer import FaceAnalyzer, get_analyzer
-from shared.face_analysis.errors import (
-    ImageError,
-    ImageTooLargeError,
-    ModelFilesError,
-    NotAnImageError,
-    TruncatedImageError,
-    UnsupportedFormatError,
-)
-from shared.face_analysis.packs import DEFAULT_PACK, PACKS, ModelPack, get_pack
-from shared.face_analysis.results import Face, ImageAnalysis
-from shared.face_analysis.sessions import gpu_available
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.face_analysis.analyzer import FaceAnalyzer, get_analyzer
+    from shared.face_analysis.errors import (
+        ImageError,
+        ImageTooLargeError,
+        ModelFilesError,
+        NotAnImageError,
+        TruncatedImageError,
+        UnsupportedFormatError,
+    )
+    from shared.face_analysis.packs import DEFAULT_PACK, PACKS, ModelPack, get_pack
+    from shared.face_analysis.results import Face, ImageAnalysis
+    from shared.face_analysis.sessions import gpu_available
+
+_EXPORTS = {
+    "FaceAnalyzer": "analyzer", "get_analyzer": "analyzer",
+    "ImageError": "errors", "ImageTooLargeError": "errors", "ModelFilesError": "errors",
+    "NotAnImageError": "errors", "TruncatedImageError": "errors", "UnsupportedFormatError": "errors",
+    "DEFAULT_PACK": "packs", "PACKS": "packs", "ModelPack": "packs", "get_pack": "packs",
+    "Face": "results", "ImageAnalysis": "results",
+    "gpu_available": "sessions",
+}
 __all__ = [
     "DEFAULT_PACK",
     "PACKS",
@@ -34,3 +51,9 @@ __all__ = [
     "get_pack",
     "gpu_available",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
