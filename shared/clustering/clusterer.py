@@ -5,7 +5,7 @@ to brute force in 128/512 dimensions (100,000 faces take tens of minutes). HDBSC
 core distances (the ``min_samples``-th neighbour) and the minimum spanning tree of
 mutual-reachability distances, and that tree lives almost entirely on short edges. So we:
 
-1. build a k-NN graph (:mod:`shared.clustering.knn`: exact up to 20k faces, HNSW above);
+1. build a k-NN graph (:mod:`shared.clustering.knn`: exact up to 20k faces, IVF above);
 2. weight its edges by mutual reachability ``max(core_a, core_b, d_ab)``;
 3. take the graph's minimum spanning forest (scipy), cut its edges longer than
    ``link_distance`` and join the pieces above every real distance. HDBSCAN is scale-free: on
@@ -41,7 +41,7 @@ from shared.clustering.merge import merge_clusters
 from shared.clustering.noise import attach_noise
 from shared.clustering.params import ClusteringParams
 
-COMPLETE_GRAPH_LIMIT = 2_000
+COMPLETE_GRAPH_LIMIT = 1_000
 GRAPH_NEIGHBOURS = 16
 CLUSTER_SELECTION = "leaf"  # see step 4 above
 # Unit vectors are at most 2 apart; components are joined above that.

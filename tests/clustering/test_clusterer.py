@@ -6,7 +6,9 @@ from dataclasses import replace
 
 import hdbscan
 import numpy as np
+import pytest
 
+from shared.clustering import knn
 from shared.clustering.clusterer import CLUSTER_SELECTION, COMPLETE_GRAPH_LIMIT, FaceClusterer
 from shared.clustering.params import DLIB_DEFAULTS
 from tests.clustering.synthetic import identity_embeddings, near
@@ -51,10 +53,11 @@ def test_separates_identities_and_merges_nothing() -> None:
     assert _same_partition(labels, identity)
 
 
-def test_approximate_graph_on_large_events_keeps_identities_apart() -> None:
+def test_approximate_graph_on_large_events_keeps_identities_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(knn, "EXACT_LIMIT", 1_000)  # exercise the IVF search at a test-friendly size
     sizes = [int(s) for s in np.random.default_rng(0).integers(2, 40, size=150)]
     x, identity = identity_embeddings(sizes, seed=2)
-    assert len(x) > COMPLETE_GRAPH_LIMIT
+    assert len(x) > max(COMPLETE_GRAPH_LIMIT, knn.EXACT_LIMIT)
     labels = FaceClusterer(DLIB_DEFAULTS).fit_predict(x, np.arange(len(x)))
     assert _pure(labels, identity)
     assert (labels >= 0).mean() > 0.95
