@@ -1,6 +1,6 @@
 """Score clustering against identity labels, ours and the algorithms well-known photo apps use.
 
-    .venv/bin/python bench/cluster_quality.py [--source yunet-dlib|dlib-boxes] [--dev-only]
+    .venv/bin/python bench/cluster_quality.py [--source yunet-dlib|dlib-boxes] [--dev-only] [--sweep]
 
 All methods cluster the same embeddings: every detected face of the dev images and the group
 photos (unlabelled faces included, as an event has them), and are scored on labelled faces
@@ -155,6 +155,8 @@ def evaluate(faces: FaceSet, model: str) -> list[tuple[str, str, Score]]:
         ("ours (defaults)", f"mcs={d.min_cluster_size} ms={d.min_samples} eps={d.epsilon} link={d.link_distance} "
                             f"merge={d.merge_distance} attach={d.attach_distance}/{d.attach_margin}",
          score(same_input(_ours(defaults))(faces), faces.identities)),
+        _best("ours, best merge distance", faces,
+              {f"merge={t}": same_input(_ours(replace(defaults, merge_distance=float(t)))) for t in grid}),
         ("ours, guide's parameters", "mcs=2 ms=1 eps=0.4 (rest default)",
          score(same_input(_ours(replace(defaults, epsilon=0.4)))(faces), faces.identities)),
         ("HDBSCAN alone, guide's parameters", "mcs=2 ms=1 eps=0.4",
@@ -210,6 +212,31 @@ def attach_rule_report(faces: FaceSet, params: ClusteringParams) -> str:
     return "\n".join(lines)
 
 
+SWEEP: dict[str, list[float]] = {
+    "min_samples": [1, 2, 3],
+    "epsilon": [0.0, 0.2, 0.3, 0.4],
+    "min_quality": [0.0, 0.1, 0.2, 0.3, 0.4],
+    "link_distance": [0.45, 0.5, 0.55, 0.6, 4.0],
+    "merge_distance": [0.0, 0.38, 0.40, 0.42, 0.44, 0.46, 0.50],
+    "attach_distance": [0.0, 0.36, 0.40, 0.44, 0.48],
+    "attach_margin": [0.0, 0.02, 0.04, 0.08],
+}
+
+
+def sweep_report(faces: FaceSet, defaults: ClusteringParams) -> str:
+    """One parameter at a time around the defaults: how the defaults were chosen."""
+    lines = ["| parameter | value | pair P | BCubed P | BCubed R | BCubed F | persons | unassigned |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, values in SWEEP.items():
+        for value in values:
+            params = replace(defaults, **{name: type(getattr(defaults, name))(value)})
+            s = score(_above_quality_bar(faces, params.min_quality, _ours(params))(faces), faces.identities)
+            mark = " (default)" if getattr(defaults, name) == value else ""
+            lines.append(f"| {name} | {value}{mark} | {s.pairwise_p:.3f} | {s.bcubed_p:.3f} | {s.bcubed_r:.3f} | "
+                         f"{s.bcubed_f:.4f} | {s.persons} | {s.unassigned:.1%} |")
+    return "\n".join(lines)
+
+
 def format_table(rows: list[tuple[str, str, Score]]) -> str:
     lines = ["| method | parameters | pair P | pair R | pair F | BCubed P | BCubed R | BCubed F | persons "
              "| unassigned |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -224,6 +251,7 @@ def main() -> None:
     parser.add_argument("--source", default="yunet-dlib",
                         help="model pack id (shared.face_analysis) or dlib-boxes (dataset boxes + dlib)")
     parser.add_argument("--dev-only", action="store_true", help="leave out the group photos")
+    parser.add_argument("--sweep", action="store_true", help="also vary each parameter around the defaults")
     args = parser.parse_args()
     # The model files are in ../shared/models beside the checkout unless configured otherwise.
     os.environ.setdefault("FACECLUSTER_MODEL_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "models"))
@@ -235,6 +263,9 @@ def main() -> None:
     print(format_table(evaluate(faces, model)))
     print()
     print(attach_rule_report(faces, model_defaults(model, faces.embeddings.shape[1])))
+    if args.sweep:
+        print()
+        print(sweep_report(faces, model_defaults(model, faces.embeddings.shape[1])))
 
 
 if __name__ == "__main__":
