@@ -6,11 +6,14 @@ import io
 import shutil
 from pathlib import Path
 
+import pillow_heif
 import psycopg
 import pytest
+from PIL import Image
 
 from shared.face_analysis.errors import ModelFilesError
 from shared.localstack.demo import DemoSession
+from shared.localstack.photos import find_photos
 from shared.settings import Settings
 
 
@@ -29,9 +32,21 @@ def _counts(db: psycopg.Connection, event_id: object, model: str) -> dict[str, i
     return dict(row)
 
 
+def _convert(photo: Path, suffix: str) -> None:
+    """Re-save a JPEG as PNG or HEIC (as phones upload them), replacing it."""
+    pillow_heif.register_heif_opener()
+    with Image.open(photo) as image:
+        image.save(photo.with_suffix(suffix))
+    photo.unlink()
+
+
 def test_demo_summary_matches_database_and_reruns_only_process_new_photos(
         photos_dir: Path, demo_settings: Settings, db: psycopg.Connection, faces_data_dir: Path) -> None:
-    photos = sorted(photos_dir.rglob("*.jpg"))
+    jpegs = sorted(photos_dir.rglob("*.jpg"))
+    _convert(jpegs[0], ".heic")
+    _convert(jpegs[-1], ".png")
+    photos = find_photos(photos_dir)
+    assert {photo.mime_type for photo in photos} == {"image/jpeg", "image/png", "image/heic"}
     progress = io.StringIO()
     with DemoSession(photos_dir, demo_settings, progress=progress) as session:
         first = session.run()
