@@ -6,9 +6,11 @@ Rules (``docs/clustering.md`` explains why):
   (``assignment = 'user'``), when its person is user-owned (linked, named, merged into by
   another, or holding user-placed faces: users curate such persons, and links and tags hang on
   them), or when its person is ignored (ignored persons stay ignored, with their faces).
-* **Ids follow shared faces.** Each new cluster takes the id of the previous active person it
-  shares most faces with, one cluster per person, largest overlaps first; other clusters
-  become new persons. So re-clustering after uploads keeps ids, links and names.
+* **Ids follow shared faces.** A cluster holding pinned faces of a user-owned person continues
+  that person (several clusters may: when a user merged C into B, a cluster of C's look-alike
+  faces still is B). Every other cluster takes the id of the previous active person it shares
+  most faces with, one cluster per person, largest overlaps first; the rest become new
+  persons. So re-clustering after uploads keeps ids, links and names.
 * **Rejections hold.** A face never joins a person listed in its ``rejected_person_ids``.
 * **Cannot-link holds against pinned faces too.** A free face does not join a person that
   already has a face on the same photo.
@@ -115,7 +117,8 @@ def reconcile(face_ids: Sequence[uuid.UUID], labels: np.ndarray, faces: Mapping[
         if not pinned(faces[face_id]):
             final[face_id], assignment[face_id] = None, None
 
-    targets = _match_clusters(clusters, faces, active)
+    owned = {pid for pid in active if persons[pid].user_owned}
+    targets = _match_clusters(clusters, faces, active, owned)
     media_of: dict[PersonKey, set[uuid.UUID]] = defaultdict(set)  # photos each person already has
     for face_id, person in final.items():
         if person is not None:
@@ -160,14 +163,22 @@ def reconcile(face_ids: Sequence[uuid.UUID], labels: np.ndarray, faces: Mapping[
 
 
 def _match_clusters(clusters: Mapping[int, list[uuid.UUID]], faces: Mapping[uuid.UUID, FaceState],
-                    active: set[uuid.UUID]) -> dict[int, uuid.UUID]:
-    """Cluster label -> the previous active person it continues (one-to-one, largest overlap first)."""
+                    active: set[uuid.UUID], owned: set[uuid.UUID]) -> dict[int, uuid.UUID]:
+    """Cluster label -> the previous active person it continues."""
+    matched: dict[int, uuid.UUID] = {}
+    # Clusters holding a user-owned person's faces continue that person (many clusters may).
+    for label, members in clusters.items():
+        counts = Counter(faces[f].person_id for f in members if faces[f].person_id in owned)
+        if counts:
+            matched[label] = min(counts, key=lambda person: (-counts[person], str(person)))
+    taken = set(matched.values())
+    # The others: one cluster per person, largest overlap first.
     overlaps: list[tuple[int, str, int, uuid.UUID]] = []
     for label, members in clusters.items():
+        if label in matched:
+            continue
         counts = Counter(faces[f].person_id for f in members if faces[f].person_id in active)
         overlaps.extend((-count, str(person), label, person) for person, count in counts.items())
-    matched: dict[int, uuid.UUID] = {}
-    taken: set[uuid.UUID] = set()
     for _, _, label, person in sorted(overlaps):
         if label not in matched and person not in taken:
             matched[label] = person

@@ -80,8 +80,9 @@ def test_merged_persons_stay_merged_and_the_target_keeps_its_faces(scene: Scene)
     scene.cluster()
     b, c = scene.person("B"), scene.person("C")
     scene.act(actions.merge, c, b, force=False)  # a user says C is B
+    new_faces, _ = scene.upload("C", 3, seed=60)  # more photos looking like the old C
     scene.cluster()
-    assert set(persons_of(scene.db, scene.of["B"] + scene.of["C"])) == {b}
+    assert set(persons_of(scene.db, scene.of["B"] + scene.of["C"] + new_faces)) == {b}
     row = scene.db.execute("select status, merged_into from face_persons where id = %s", (c,)).fetchone()
     assert (row["status"], row["merged_into"]) == ("merged", b)
 
