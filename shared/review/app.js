@@ -3,17 +3,19 @@
  *
  * Settings come from, in order: window.FACECLUSTER_CONFIG (config.js, written by the local demo),
  * then the address fragment (#personsUrl=...&actionsUrl=...&eventId=...&token=..., or #api=<base URL>
- * for both functions under one base), which overrides it. The fragment never reaches a server.
+ * for both functions under one base; optional pageSize), which overrides it. The fragment never
+ * reaches a server.
  * A snapshot (window.FACECLUSTER_SNAPSHOT, written by the demo) shows saved data read-only.
  */
 (function () {
   "use strict";
 
-  var PAGE_SIZE = 60;
   var snapshot = window.FACECLUSTER_SNAPSHOT || null;
   var config = resolveConfig();
+  var PAGE_SIZE = Math.min(200, Number(config.pageSize) || 60);   // persons per request
   var state = {persons: [], total: 0, nextOffset: 0, unassigned: [], unassignedCount: 0, mergeSource: null};
   var $ = function (id) { return document.getElementById(id); };
+  var moreObserver = null;   // loads the next page when the "more" row nears the viewport
 
   function resolveConfig() {
     var result = Object.assign({}, window.FACECLUSTER_CONFIG || {});
@@ -74,7 +76,11 @@
     return fetchPage(state.nextOffset, PAGE_SIZE).then(function (page) {
       applyPage(page, state.nextOffset !== 0);
       render();
-    }).catch(showError).finally(function () { state.loading = false; });
+    }).catch(showError).finally(function () {
+      state.loading = false;
+      // Observing again reports at once whether "more" is still in view (a tall screen): keep filling it.
+      if (moreObserver) { moreObserver.unobserve($("more")); moreObserver.observe($("more")); }
+    });
   }
 
   /* After a change: fetch again as many persons as are shown, so the list keeps its length. */
@@ -306,9 +312,9 @@
       return;
     }
     if ("IntersectionObserver" in window) {
-      new IntersectionObserver(function (entries) {
+      moreObserver = new IntersectionObserver(function (entries) {
         if (entries.some(function (e) { return e.isIntersecting; })) loadMore();
-      }, {rootMargin: "400px"}).observe($("more"));
+      }, {rootMargin: "400px"});
     }
     loadMore();
   }
