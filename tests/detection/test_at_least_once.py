@@ -167,3 +167,26 @@ def test_worker_killed_mid_image_leaves_nothing_and_the_job_is_taken_over(
     taken_over = client.post("/", json=case.envelope)    # the lease expired: picked up again
     assert taken_over.status_code == 200 and taken_over.get_json()["status"] == "completed"
     assert face_count(db, case.media_id) == 4 and job_row(db, case.job_id)["attempts"] == 2
+
+
+def test_delivery_that_lost_its_lease_midway_leaves_one_set(client: FlaskClient, db: psycopg.Connection,
+                                                            photo_location: str,
+                                                            supabase_storage: SupabaseStorageStandIn) -> None:
+    """A slow first delivery outlives its lease; a second one takes the job over and finishes first."""
+    case = make_detect_job(db, photo_location)
+    second: list = []
+
+    def lease_runs_out_and_a_redelivery_runs() -> None:
+        supabase_storage.before_download = None
+        db.execute("update ml_jobs set lease_expires_at = now() - interval '1 second' where id = %s",
+                   (case.job_id,))
+        second.append(client.post("/", json=case.envelope))
+
+    supabase_storage.before_download = lease_runs_out_and_a_redelivery_runs
+    first = client.post("/", json=case.envelope)
+
+    assert second[0].status_code == 200 and second[0].get_json()["status"] == "completed"
+    assert first.status_code == 200 and first.get_json()["status"] == "duplicate"
+    assert face_count(db, case.media_id) == 4
+    job = job_row(db, case.job_id)
+    assert (job["status"], job["attempts"]) == ("completed", 2)

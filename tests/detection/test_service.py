@@ -354,3 +354,12 @@ def test_new_faces_join_known_persons_right_away(client: FlaskClient, db: psycop
     faces = db.execute("select person_id, assignment from faces where media_id = %s", (second.media_id,)).fetchall()
     assert {face["person_id"] for face in faces} == persons
     assert {face["assignment"] for face in faces} == {"incremental"}
+
+
+def test_job_for_a_model_not_served_here_fails(client: FlaskClient, db: psycopg.Connection, stored_photo: str) -> None:
+    case = make_detect_job(db, stored_photo)
+    db.execute("update ml_jobs set model = 'buffalo_l' where id = %s", (case.job_id,))
+    message = case.message.__class__(**{**case.message.__dict__, "model": "buffalo_l"})
+    response = client.post("/", json=push_envelope(message.to_bytes()))
+    assert response.status_code == 200 and response.get_json()["status"] == "failed"
+    assert "not served here" in job_row(db, case.job_id)["error"]
