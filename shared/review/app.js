@@ -274,6 +274,7 @@
   function showSetup() {
     var form = $("setup");
     form.hidden = false;
+    $("filter").hidden = true;
     ["personsUrl", "actionsUrl", "eventId", "token"].forEach(function (key) {
       if (config[key]) form.elements[key].value = config[key];
     });
