@@ -91,8 +91,11 @@ def enforce_cannot_link(embeddings: np.ndarray, labels: np.ndarray, photo_ids: n
     """New labels in which no cluster holds two faces of one photo."""
     result = np.full_like(labels, -1)
     next_label = 0
-    for label in np.unique(labels[labels >= 0]):
-        members = np.flatnonzero(labels == label)
+    clustered = np.flatnonzero(labels >= 0)
+    order = clustered[np.argsort(labels[clustered], kind="stable")]
+    boundaries = np.flatnonzero(np.diff(labels[order])) + 1
+    for members in np.split(order, boundaries) if order.size else []:
+        members = np.sort(members)
         # Only conflicting clusters need their tree node (finding it walks the hierarchy).
         node = tree.node_of(members) if conflicting_pairs(members, photo_ids) else None
         for group in _resolve(embeddings, members, photo_ids, tree, node):
