@@ -90,12 +90,12 @@ class DecodedImage:
 
     def pixels(self, min_scale: float = 1.0) -> tuple[np.ndarray, float]:
         """Upright RGB uint8 pixels at the smallest available scale >= ``min_scale``."""
-        reduction = self._reduction_for(min_scale)
-        if reduction not in self._cache:
-            # Keep only what the next call may reuse: a larger decode makes smaller ones useless.
-            self._cache = {r: a for r, a in self._cache.items() if r < reduction}
-            self._cache[reduction] = self._decode(reduction)
-        array = self._cache[reduction]
+        wanted = self._reduction_for(min_scale)
+        usable = [r for r in self._cache if r <= wanted]  # a larger decode also serves
+        if not usable:
+            self._cache = {wanted: self._decode(wanted)}  # and makes a smaller one useless
+            usable = [wanted]
+        array = self._cache[max(usable)]
         return array, array.shape[1] / self.width
 
     def _reduction_for(self, min_scale: float) -> int:

@@ -154,6 +154,7 @@ def test_large_jpeg_is_decoded_at_reduced_size_then_full(photo_bytes: bytes) -> 
     assert half.shape == (1428, 2000, 3) and half_scale == 0.5
     full, full_scale = decoded.pixels(1.0)
     assert full.shape == (2856, 4000, 3) and full_scale == 1.0
+    assert decoded.pixels(0.3)[0] is full  # once decoded in full, smaller requests reuse it
     # The reduced decode is the same picture: compare with a resize of the full one.
     reference = np.asarray(Image.fromarray(full).resize((1000, 714), Image.Resampling.BOX), dtype=np.int16)
     assert np.abs(small.astype(np.int16) - reference).mean() < 4

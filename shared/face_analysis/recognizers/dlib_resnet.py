@@ -65,7 +65,7 @@ class DlibResnetRecognizer:
     def embed(self, chips: list[np.ndarray]) -> np.ndarray:
         if not chips:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self._pool is not None and len(chips) > 1:
+        if self._pool is not None:  # even one chip: concurrent single-face images then share the workers
             vectors = list(self._pool.map(_describe_in_worker, chips))
         else:
             with self._network_lock:
