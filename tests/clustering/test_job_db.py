@@ -99,3 +99,13 @@ def test_unknown_job_and_missing_event_id_fail(db, monkeypatch: pytest.MonkeyPat
     with pytest.raises(SystemExit) as exit_info:
         job.main([])
     assert exit_info.value.code == 2
+
+
+def test_a_job_out_of_attempts_fails_for_good(db) -> None:
+    scene = Scene(db)
+    job_id = create_cluster_job(db, scene.event, "yunet-dlib", priority=1, max_attempts=1)
+    # Its only worker died holding it: the lease expired with the attempt used.
+    db.execute("update ml_jobs set status = 'processing', attempts = 1, locked_by = 'dead',"
+               " lease_expires_at = now() - interval '1 minute' where id = %s", (job_id,))
+    assert job.main(["--event-id", str(scene.event), "--job-id", str(job_id)]) == 1
+    assert _job(db, job_id)["status"] == "failed"

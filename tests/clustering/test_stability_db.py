@@ -167,3 +167,33 @@ def test_an_interrupted_write_changes_nothing(scene: Scene, monkeypatch: pytest.
     monkeypatch.undo()
     scene.cluster()
     assert snapshot(scene.db, scene.event) != before
+
+
+def test_edits_made_while_clustering_runs_are_respected(scene: Scene, database_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clustering takes minutes on big events; a reviewer's edit meanwhile must survive the write."""
+    from shared.clustering import service
+    from shared.db.connection import connect
+    from shared.db.events import lock_event_face_data
+
+    scene.cluster()
+    a = scene.person("A")
+    removed = scene.of["A"][0]
+    user = add_member(scene.db, scene.event)
+    real = service.cluster_faces
+
+    def cluster_while_a_reviewer_edits(*args, **kwargs):
+        labels = real(*args, **kwargs)
+        with connect(database_url) as reviewer, reviewer.transaction():
+            lock_event_face_data(reviewer, scene.event)  # as the person-actions function does
+            actions.remove_face(reviewer, scene.event, a, removed)
+            actions.assign(reviewer, scene.event, a, user)
+        return labels
+
+    monkeypatch.setattr(service, "cluster_faces", cluster_while_a_reviewer_edits)
+    scene.cluster()
+    assert persons_of(scene.db, [removed])[0] != a
+    assert scene.person("B") != a
+    row = scene.db.execute("select linked_user_id from face_persons where id = %s", (a,)).fetchone()
+    assert row["linked_user_id"] == user
+    assert set(persons_of(scene.db, scene.of["A"][1:])) == {a}
