@@ -64,6 +64,9 @@ def _pool_for(url: str, max_size: int) -> ConnectionPool:
         max_size=max_size,
         kwargs={"options": SEARCH_PATH_OPTION, "row_factory": dict_row},
         configure=configure_connection,
+        # A connection cut by a database restart would otherwise fail one request each
+        # (a 503 that Pub/Sub must retry); checking on checkout costs one round trip.
+        check=ConnectionPool.check_connection,
         open=False,
         name="facecluster",
     )
