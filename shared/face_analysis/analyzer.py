@@ -112,14 +112,23 @@ def _short_side(box: np.ndarray) -> float:
     return float(min(box[2] - box[0], box[3] - box[1]))
 
 
-_shared: dict[Settings, FaceAnalyzer] = {}
+_shared: dict[tuple, FaceAnalyzer] = {}
 _shared_lock = threading.Lock()
+
+
+def _analysis_key(settings: Settings) -> tuple:
+    """The settings the analyser depends on: an unrelated change (a database URL) must not load
+    a second copy of the models (~50 MB each)."""
+    return (settings.model_pack, settings.model_dir, settings.detection_threshold, settings.det_size,
+            settings.min_face_size, settings.max_image_pixels, settings.ort_intra_op_threads,
+            settings.recognizer_threads)
 
 
 def get_analyzer(settings: Settings | None = None) -> FaceAnalyzer:
     """The process-wide analyser for these settings (default: the environment's), models loaded once."""
     settings = settings or get_settings()
+    key = _analysis_key(settings)
     with _shared_lock:
-        if settings not in _shared:
-            _shared[settings] = FaceAnalyzer(settings)
-        return _shared[settings]
+        if key not in _shared:
+            _shared[key] = FaceAnalyzer(settings)
+        return _shared[key]
