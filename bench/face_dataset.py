@@ -74,7 +74,13 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def _cache_file(source: str, include_groups: bool) -> Path:
-    return CACHE_DIR / f"faces_{source}_{'dev+groups' if include_groups else 'dev'}.npz"
+    """One cache per source, image set and the detection settings that change which faces exist."""
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    detection = "" if source == "dlib-boxes" else (
+        f"_det{settings.det_size[0]}x{settings.det_size[1]}_t{settings.detection_threshold or 'default'}")
+    return CACHE_DIR / f"faces_{source}{detection}_{'dev+groups' if include_groups else 'dev'}.npz"
 
 
 def load_face_set(source: str = "dlib-boxes", include_groups: bool = True) -> FaceSet:

@@ -102,7 +102,9 @@ VARIABLES: tuple[Var, ...] = (
         "Where model files are (checked by SHA-256). Unset: <FACECLUSTER_DATA_DIR>/models."),
     Var("DETECTION_THRESHOLD", _bounded(float, 0.0, 1.0), None, "a number in [0, 1]",
         "Minimum detector score; unset: the pack's default."),
-    Var("DET_SIZE", _parse_det_size, (640, 640), "N or WxH", "Detector input size."),
+    Var("DET_SIZE", _parse_det_size, (1280, 1280), "N or WxH",
+        "Largest detector input; 1280 finds the small faces of event photos (640: faster, misses faces < ~150 px "
+        "in 12 Mpx photos)."),
     Var("MIN_FACE_SIZE", _bounded(int, 1), 20, "pixels", "Faces smaller than this (short side) are dropped."),
     Var("MAX_IMAGE_PIXELS", _bounded(int, 1), 80_000_000, "pixels", "Decompression-bomb limit."),
     Var("MAX_IMAGE_BYTES", _bounded(int, 1), 50 * 1024 * 1024, "bytes", "Largest upload fetched."),

@@ -12,7 +12,7 @@ def test_defaults_need_no_configuration() -> None:
     settings = Settings.from_env({})
     assert settings.database_url is None
     assert settings.model_pack == "yunet-dlib"
-    assert settings.det_size == (640, 640)
+    assert settings.det_size == (1280, 1280)
     assert settings.min_cluster_size is None  # chosen per embedding model by the clustering code
 
 
