@@ -149,7 +149,9 @@ def test_retry_and_ack_deadline_fit_one_image(tf):
 
 def test_detection_service_sizing(tf):
     template = block(tf.resource("google_cloud_run_v2_service", "detect"), "template")
-    assert template["max_instance_request_concurrency"] == "${var.detect_cpu}"
+    assert template["max_instance_request_concurrency"] == "${2 * var.detect_cpu}"
+    env = tf.locals["detect_env"]
+    assert "RECOGNIZER_THREADS = tostring(var.detect_cpu)" in env  # one recogniser worker per vCPU
     scaling = block(template, "scaling")
     assert scaling == {"min_instance_count": "${var.detect_min_instances}",
                        "max_instance_count": "${var.detect_max_instances}"}
