@@ -308,7 +308,11 @@ def test_failing_callback_is_retried_and_the_database_keeps_the_outcome(
 
 
 def test_health_reports_the_model_loaded_after_the_first_image(client: FlaskClient, db: psycopg.Connection,
-                                                                stored_photo: str) -> None:
+                                                                stored_photo: str, monkeypatch) -> None:
+    # As in a new instance: no analyser yet (others in this process were shared by earlier tests).
+    from shared.face_analysis import analyzer as analyzer_module
+
+    monkeypatch.setattr(analyzer_module, "_shared", {})
     before = client.get("/health")
     assert before.status_code == 200
     assert before.get_json() == {"status": "healthy", "version": "0.1.0", "model_loaded": False,
