@@ -127,6 +127,22 @@ def detect_progress(conn: psycopg.Connection, media_ids: list[uuid.UUID], model:
     return DetectProgress(len(media_ids), row["completed"], row["failed"], row["faces"])
 
 
+def failed_media(conn: psycopg.Connection, media_ids: list[uuid.UUID], model: str,
+                 since: datetime) -> list[tuple[str, str]]:
+    """``(storage_path, error)`` of the media among ``media_ids`` whose detection failed since ``since``."""
+    rows = conn.execute(
+        """
+        select distinct on (m.id) m.storage_path, j.error
+          from media m join ml_jobs j on j.media_id = m.id and j.job_type = 'detect'
+         where m.id = any(%(ids)s) and j.status = 'failed' and j.updated_at >= %(since)s
+           and not exists (select 1 from media_analyses a where a.media_id = m.id and a.model = %(model)s)
+         order by m.id, j.updated_at desc
+        """,
+        {"ids": media_ids, "model": model, "since": since},
+    ).fetchall()
+    return sorted((row["storage_path"], row["error"] or "failed") for row in rows)
+
+
 def cluster_state(conn: psycopg.Connection, event_id: uuid.UUID, stale_after_seconds: float) -> ClusterState:
     row = conn.execute(
         """

@@ -57,6 +57,7 @@ class DemoSummary:
     detection_seconds: float
     review_url: str
     snapshot_path: Path
+    failures: tuple[tuple[str, str], ...] = ()  # (photo, why) of the photos that failed in this run
 
     @property
     def images_per_second(self) -> float:
@@ -72,7 +73,15 @@ class DemoSummary:
             f"  unassigned  {self.unassigned} faces",
             f"  time        {format_duration(self.seconds)} ({rate})",
             f"  snapshot    {self.snapshot_path}",
+            *self._failure_lines(),
         ])
+
+    def _failure_lines(self, shown: int = 10) -> list[str]:
+        """Which photos failed and why (corrupt, truncated, not an image...), the first few of them."""
+        lines = [f"  failed      {photo}: {why}" for photo, why in self.failures[:shown]]
+        if len(self.failures) > shown:
+            lines.append(f"              ... and {len(self.failures) - shown} more (see ml_jobs.error)")
+        return lines
 
 
 def check_models(pack: str, model_dir: Path) -> None:
@@ -138,6 +147,11 @@ class DemoSession:
     def event_dir(self) -> Path:
         return self.demo_dir / str(self.event_id)
 
+    @property
+    def store(self) -> DirectoryObjectStore:
+        """Where this event's photos are uploaded (a folder standing in for the bucket)."""
+        return DirectoryObjectStore(self.demo_dir / "objects" / str(self.event_id))
+
     def review_config(self) -> dict[str, Any]:
         """What the review page needs: endpoints, event, token, and the members it can link to."""
         urls = self.stack.urls
@@ -156,8 +170,11 @@ class DemoSession:
         if pending:
             self.call("ml_enqueue", {"type": "detect", "event_id": str(self.event_id), "priority": "normal"})
             progress = self.wait_for_detection(pending, since)
+            failures = tuple((self.store.key_of(path), why)
+                             for path, why in demo_db.failed_media(self.conn, pending, self.pack, since))
         else:
             progress = demo_db.DetectProgress(0, 0, 0, 0)
+            failures = ()
         detection_seconds = time.monotonic() - detection_started
         self.ensure_clustered()
         totals = demo_db.event_summary(self.conn, self.event_id, self.pack)
@@ -167,7 +184,7 @@ class DemoSession:
             processed=progress.completed, failed=progress.failed, faces=totals.faces, new_faces=progress.faces,
             persons=totals.persons, unassigned=totals.unassigned, seconds=time.monotonic() - self._started,
             detection_seconds=detection_seconds, review_url=self.stack.urls.review if self.stack.urls else "",
-            snapshot_path=snapshot_path)
+            snapshot_path=snapshot_path, failures=failures)
 
     def _event_for_folder(self) -> demo_db.DemoEvent:
         name = demo_event_name(self.photos_dir)
@@ -185,13 +202,12 @@ class DemoSession:
 
     def upload_new_photos(self) -> int:
         """Copy photos not uploaded before into the object store and add them as media."""
-        store = DirectoryObjectStore(self.demo_dir / "objects" / str(self.event_id))
         known = demo_db.media_storage_paths(self.conn, self.event_id)
-        new = [(photo, store.location_of(photo.key)) for photo in find_photos(self.photos_dir)]
+        new = [(photo, self.store.location_of(photo.key)) for photo in find_photos(self.photos_dir)]
         new = [(photo, location) for photo, location in new if location not in known]
         if not new and not known:
             raise DemoError(f"no photos (JPEG, PNG, HEIC) under {self.photos_dir}")
-        items = [(store.upload(photo.key, photo.path), photo.mime_type) for photo, _ in new]
+        items = [(self.store.upload(photo.key, photo.path), photo.mime_type) for photo, _ in new]
         with self.conn.transaction():
             demo_db.insert_media(self.conn, self.event_id, self.event.owner_id if self.event else None, items)
         return len(items)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from urllib.parse import unquote
 
 
 class DirectoryObjectStore:
@@ -26,6 +27,13 @@ class DirectoryObjectStore:
     def location_of(self, key: str) -> str:
         """The ``file://`` location the detection service fetches (and ``media.storage_path`` holds)."""
         return self.path_of(key).as_uri()
+
+    def key_of(self, location: str) -> str:
+        """The key of a location this store made (the photo's path relative to the folder)."""
+        prefix = self.root.as_uri() + "/"
+        if not location.startswith(prefix):
+            raise ValueError(f"{location!r} is not in this store")
+        return unquote(location[len(prefix):])
 
     def upload(self, key: str, source: Path) -> str:
         """Copy ``source`` to ``key``; return its location."""

@@ -70,11 +70,17 @@ def test_demo_summary_matches_database_and_reruns_only_process_new_photos(
 
     extra = next(p for p in sorted((faces_data_dir / "dev" / "bbt_leonard").glob("*.jpg")))
     shutil.copy2(extra, photos_dir / "new.jpg")
-    # The relay that stands in for an absent Pub/Sub emulator carries the new photo just as well.
+    # A photo cut short in transfer fails alone, and the summary says which and why.
+    (photos_dir / "broken").mkdir()
+    (photos_dir / "broken" / "cut.jpg").write_bytes(extra.read_bytes()[:3000])
+    # The relay that stands in for an absent Pub/Sub emulator carries the new photos just as well.
     with DemoSession(photos_dir, demo_settings, pubsub="relay") as session:
         assert session.stack.pubsub_mode == "in-process relay"
         third = session.run()
-    assert (third.new_images, third.processed, third.images) == (1, 1, len(photos) + 1)
+    assert (third.new_images, third.processed, third.failed, third.images) == (2, 1, 1, len(photos) + 2)
+    assert [photo for photo, _ in third.failures] == ["broken/cut.jpg"]
+    assert third.failures[0][1].startswith("truncated: ")
+    assert "  failed      broken/cut.jpg: truncated: " in third.render()
     assert _counts(db, first.event_id, demo_settings.model_pack)["analysed"] == len(photos) + 1
 
 
