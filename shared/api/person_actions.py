@@ -3,7 +3,7 @@
 Every action runs in one transaction that takes the locks in the order of
 :mod:`shared.db.events` (the event row when the flag changes, the event's face-data lock, the
 persons involved by id); failures roll back entirely. Roles: organisers do everything except
-``purge_my_data``, which any member does for themself.
+``purge_my_data`` and ``opt_in``, which any member does for themself.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from shared.api.roles import require_event_role
 from shared.db import person_actions
 from shared.db.connection import transaction
 from shared.db.events import is_event_member, lock_event_face_data, lock_event_row, set_face_recognition_enabled
-from shared.db.gdpr import cancel_open_jobs, purge_event_face_data, purge_user_face_data
+from shared.db.gdpr import cancel_open_jobs, opt_back_in, purge_event_face_data, purge_user_face_data
 from shared.db.person_actions import PersonActionError
 from shared.db.persons_read import get_person
 
@@ -98,6 +98,14 @@ def _purge_my_data(conn: psycopg.Connection, event_id: uuid.UUID, user: Authenti
     return {"purged": purged}
 
 
+def _opt_in(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+            params: dict[str, Any]) -> dict[str, Any]:
+    """A member who purged their face data allows being linked to a person again."""
+    lifted = opt_back_in(conn, user.user_id, event_id)
+    logger.info("member opted back in to face recognition", extra={"event_id": str(event_id), "lifted": lifted})
+    return {"opted_in": True, "opt_out_lifted": lifted}
+
+
 def _set_face_recognition(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
         params: dict[str, Any]) -> dict[str, Any]:
     """Turning on needs the consent the app asks for; turning off erases the event's face data."""
@@ -138,6 +146,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "remove_face": ActionSpec("organiser", _remove_face),
     "set_face_recognition": ActionSpec("organiser", _set_face_recognition, locks_event_row=True),
     "purge_my_data": ActionSpec("member", _purge_my_data),
+    "opt_in": ActionSpec("member", _opt_in),
 }
 
 

@@ -45,3 +45,9 @@ def cancel_open_jobs(conn: psycopg.Connection, event_id: uuid.UUID, reason: str)
         "update ml_jobs set status = 'failed', error = %s, completed_at = now(), lease_expires_at = null,"
         " updated_at = now() where event_id = %s and status in ('pending', 'processing')",
         (reason, event_id)).rowcount
+
+
+def opt_back_in(conn: psycopg.Connection, user_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+    """Lift the user's opt-out (recorded by their purge); whether there was one."""
+    return conn.execute("delete from face_recognition_opt_outs where event_id = %s and user_id = %s",
+                        (event_id, user_id)).rowcount > 0

@@ -79,6 +79,10 @@ def assign(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, 
     _require_not_merged(person)
     if person["status"] != "active":
         raise PersonActionError("conflict", "person_ignored", "an ignored person cannot be linked; unignore it first")
+    if conn.execute("select 1 from face_recognition_opt_outs where event_id = %s and user_id = %s",
+                    (event_id, user_id)).fetchone():
+        raise PersonActionError("conflict", "user_opted_out", "this member erased their face data in this event "
+                                "and cannot be linked until they opt back in", "user_id")
     conn.execute("update face_persons set linked_user_id = %s, updated_at = now() where id = %s",
                  (user_id, person_id))
     return _finish(conn, [person_id])

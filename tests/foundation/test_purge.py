@@ -83,6 +83,14 @@ def test_purge_is_idempotent_and_every_call_is_logged(db, world) -> None:
         ("user", world["alice"], world["event"], 2), ("user", world["alice"], world["event"], 0)]
 
 
+def test_a_user_purge_records_an_opt_out_and_an_event_purge_does_not(db, world) -> None:
+    db.execute("select purge_face_data_for_user(%s, %s)", (world["alice"], world["event"]))
+    db.execute("select purge_face_data_for_user(%s, %s)", (world["alice"], world["event"]))
+    db.execute("select purge_face_data_for_event(%s)", (world["other_event"],))
+    opt_outs = db.execute("select event_id, user_id from face_recognition_opt_outs").fetchall()
+    assert opt_outs == [{"event_id": world["event"], "user_id": world["alice"]}]
+
+
 def test_a_user_may_purge_themself_but_not_someone_else(db, world) -> None:
     with as_api_user(db, "authenticated", world["bob"]), pytest.raises(
             psycopg.errors.InsufficientPrivilege, match="not allowed to purge"):

@@ -79,3 +79,26 @@ def test_turning_face_recognition_on_requires_consent(db, actions_api, world) ->
     assert accepted.status_code == 200 and accepted.get_json()["face_recognition_enabled"] is True
     assert db.execute("select face_recognition_enabled from events where id = %s",
                       (world.event,)).fetchone()["face_recognition_enabled"] is True
+
+
+def test_a_member_who_purged_cannot_be_linked_again_until_they_opt_back_in(db, actions_api, world) -> None:
+    assert actions_api.call({"action": "purge_my_data", "event_id": str(world.event)},
+                            user=world.alice).status_code == 200
+    stranger = add_person(db, world.event, [world.media[3]])
+    assign = {"action": "assign", "event_id": str(world.event), "person_id": str(stranger),
+              "user_id": str(world.alice)}
+    refused = actions_api.call(assign, user=world.organiser)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "user_opted_out"
+    assert refused.get_json()["error"]["field"] == "user_id"
+    assert db.execute("select linked_user_id from face_persons where id = %s",
+                      (stranger,)).fetchone()["linked_user_id"] is None
+
+    # Only the member can lift it: the organiser's opt_in lifts nothing of Alice's.
+    organisers = actions_api.call({"action": "opt_in", "event_id": str(world.event)}, user=world.organiser)
+    assert organisers.get_json()["opt_out_lifted"] is False
+    assert actions_api.call(assign, user=world.organiser).status_code == 409
+    alices = actions_api.call({"action": "opt_in", "event_id": str(world.event)}, user=world.alice)
+    assert alices.status_code == 200 and alices.get_json()["opt_out_lifted"] is True
+    assert actions_api.call(assign, user=world.organiser).status_code == 200
+    check_invariants(db, world.event)
