@@ -63,6 +63,7 @@ def deployment_env(concurrency: int) -> dict[str, str]:
         "FACECLUSTER_MODEL_DIR": str(MODELS_DIR),
         "ORT_INTRA_OP_THREADS": "1",
         "THREADS": str(concurrency),
+        "RECOGNIZER_THREADS": str(os.cpu_count() or 1),  # one recogniser worker process per vCPU
         "LOG_LEVEL": "INFO",
     }
 
@@ -257,8 +258,8 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=None, help="use the first N images (default: all)")
-    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 1,
-                        help="requests in flight = analysis threads (default: cores, as deployed)")
+    parser.add_argument("--concurrency", type=int, default=2 * (os.cpu_count() or 1),
+                        help="requests in flight = analysis threads (default: 2 x cores, as deployed)")
     parser.add_argument("--rounds", type=int, default=3, help="passes over the images")
     parser.add_argument("--chunk", type=int, default=12,
                         help="images per turn: direct and service take turns chunk by chunk")
