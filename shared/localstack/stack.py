@@ -131,6 +131,8 @@ class LocalStack:
             "CORS_ALLOWED_ORIGINS": review_origin,
             "PYTHONUNBUFFERED": "1",
         })
+        # As deployed: one recogniser worker process per core (dlib holds the GIL), unless set.
+        env.setdefault("RECOGNIZER_THREADS", str(os.cpu_count() or 1))
         return env
 
     def set_review_config(self, config: dict[str, Any]) -> None:
