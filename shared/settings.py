@@ -49,6 +49,16 @@ def _parse_det_size(raw: str) -> tuple[int, int]:
     return width, height
 
 
+def _one_of(*choices: str, fold: Callable[[str], str] = str) -> Callable[[str], str]:
+    """A parser accepting only ``choices`` (after ``fold``, e.g. ``str.upper`` for log levels)."""
+    def parse_choice(raw: str) -> str:
+        value = fold(raw)
+        if value not in choices:
+            raise ValueError(f"not one of {', '.join(choices)}")
+        return value
+    return parse_choice
+
+
 def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
@@ -125,7 +135,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("PUBSUB_TOPIC", str, "ml-detect", "a topic id", "Topic the detection messages go to."),
     Var("JOB_LEASE_SECONDS", _bounded(int, 10), 300, "seconds", "How long a claimed job is held."),
     Var("JOB_MAX_ATTEMPTS", _bounded(int, 1), 5, "an integer", "Attempts before a job fails for good."),
-    Var("CLUSTER_RUNNER", str, "local", "local | cloud-run",
+    Var("CLUSTER_RUNNER", _one_of("local", "cloud-run"), "local", "local | cloud-run",
         "How ml-enqueue starts clustering: a local subprocess or the Cloud Run Jobs API."),
     Var("CLUSTER_JOB_NAME", str, "face-cluster", "a job name", "Cloud Run Job that clusters."),
     Var("CLOUD_RUN_REGION", str, "europe-west1", "a region", "Region of the Cloud Run Job."),
@@ -135,7 +145,8 @@ VARIABLES: tuple[Var, ...] = (
     # HTTP
     Var("CORS_ALLOWED_ORIGINS", _parse_list, ("*",), "comma-separated origins", "CORS allowed origins."),
     Var("RATE_LIMIT_PER_MINUTE", _bounded(int, 1), 120, "an integer", "Requests per user, endpoint and minute."),
-    Var("LOG_LEVEL", str, "INFO", "DEBUG | INFO | WARNING | ERROR", "Log level."),
+    Var("LOG_LEVEL", _one_of("DEBUG", "INFO", "WARNING", "ERROR", fold=str.upper), "INFO",
+        "DEBUG | INFO | WARNING | ERROR", "Log level."),
     # Detection service
     Var("STORAGE_EMULATOR_HOST", str, None, "host:port or http://host:port",
         "Cloud Storage emulator for gs:// images (development, tests); unset: real Cloud Storage."),
@@ -204,15 +215,7 @@ class Settings:
             except ValueError as exc:
                 raise SettingsError(
                     f"{var.name}={raw!r} is invalid: expected {var.form} ({exc})") from None
-        settings = cls(**values)
-        settings._check_choices()
-        return settings
-
-    def _check_choices(self) -> None:
-        if self.cluster_runner not in {"local", "cloud-run"}:
-            raise SettingsError(f"CLUSTER_RUNNER={self.cluster_runner!r} is invalid: expected local | cloud-run")
-        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise SettingsError(f"LOG_LEVEL={self.log_level!r} is invalid: expected DEBUG | INFO | WARNING | ERROR")
+        return cls(**values)
 
     def require(self, *names: str) -> None:
         """Fail with one line naming every variable a component needs but that is unset."""
