@@ -62,11 +62,12 @@ class DetectPublisher:
 
 
 @functools.cache
-def _publisher_for(project: str, topic: str, emulator_host: str | None, settings: Settings) -> DetectPublisher:
+def _publisher_for(settings: Settings, emulator_host: str | None) -> DetectPublisher:
+    """One publisher per settings (project and topic are in them) and per emulator, which the
+    client reads from the environment when it is created."""
     return DetectPublisher(settings)
 
 
 def get_detect_publisher(settings: Settings) -> DetectPublisher:
     """The process-wide publisher (a client per process: creating one costs a channel and threads)."""
-    return _publisher_for(settings.google_cloud_project, settings.pubsub_topic,
-                          os.environ.get("PUBSUB_EMULATOR_HOST"), settings)
+    return _publisher_for(settings, os.environ.get("PUBSUB_EMULATOR_HOST"))
