@@ -19,8 +19,7 @@ def _fetch(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
     pack = get_pack(args.pack)
-    fetched = fetch_pack(pack, settings.model_dir)
-    verify_pack(pack, settings.model_dir)
+    fetched = fetch_pack(pack, settings.model_dir)  # checks every file's SHA-256, present or downloaded
     print(f"{pack.id}: {len(fetched)} file(s) downloaded, all files verified in {settings.model_dir}")
     return 0
 
