@@ -71,11 +71,17 @@ def create_detect_jobs(conn: psycopg.Connection, event_id: uuid.UUID, model: str
 
 
 def fail_unpublished_jobs(conn: psycopg.Connection, errors: dict[uuid.UUID, str]) -> None:
-    """Fail jobs whose message never left, so they stop blocking a new enqueue of their media."""
-    for job_id, error in errors.items():
-        conn.execute("update ml_jobs set status = 'failed', error = %s, completed_at = now(), updated_at = now()"
-                     " where id = %s and status = 'pending' and attempts = 0",
-                     (f"not published: {error}"[:1000], job_id))
+    """Fail jobs whose message never left, so they stop blocking a new enqueue of their media.
+
+    One statement for all of them: when publishing fails it usually fails for every message.
+    """
+    conn.execute(
+        """
+        update ml_jobs j set status = 'failed', error = e.error, completed_at = now(), updated_at = now()
+          from unnest(%s::uuid[], %s::text[]) as e(id, error)
+         where j.id = e.id and j.status = 'pending' and j.attempts = 0
+        """,
+        (list(errors), [f"not published: {error}"[:1000] for error in errors.values()]))
 
 
 def create_cluster_job(conn: psycopg.Connection, event_id: uuid.UUID, model: str, priority: int,
