@@ -218,21 +218,6 @@ def run_face_recognition(sets: dict[str, list[Labelled]]) -> dict[str, object]:
     return {"sets": results, "peak_rss": peak["bytes"]}
 
 
-_limit_network = None
-
-
-def _load_limit_network(path: str) -> None:
-    global _limit_network
-    import dlib
-
-    _limit_network = dlib.face_recognition_model_v1(path)
-
-
-def _describe(chip: np.ndarray) -> int:
-    assert _limit_network is not None
-    return len(_limit_network.compute_face_descriptor(chip))
-
-
 def run_limit(sets: dict[str, list[Labelled]]) -> dict[str, object]:
     """Chips are cut by the pipeline beforehand (untimed); only the descriptors are timed."""
     import multiprocessing
@@ -241,6 +226,7 @@ def run_limit(sets: dict[str, list[Labelled]]) -> dict[str, object]:
     from shared.face_analysis.decode import open_image
     from shared.face_analysis.detectors import fit_scale
     from shared.face_analysis.packs import DLIB_RESNET, dlib_models_dir
+    from shared.face_analysis.recognizers.dlib_resnet import _describe_in_worker, _load_worker_network
 
     analyzer = FaceAnalyzer(Settings.from_env({"FACECLUSTER_MODEL_DIR": str(MODELS_DIR)}))
     analyzer.load()
@@ -255,10 +241,10 @@ def run_limit(sets: dict[str, list[Labelled]]) -> dict[str, object]:
     workers = os.cpu_count() or 1
     network = str(dlib_models_dir() / DLIB_RESNET.path)
     with peak_rss() as peak, ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_load_limit_network, initargs=(network,)) as pool:
-        list(pool.map(_describe, chips[:workers * 2]))  # start and warm every worker
+                                                 initializer=_load_worker_network, initargs=(network,)) as pool:
+        list(pool.map(_describe_in_worker, chips[:workers * 2]))  # start and warm every worker
         started, cpu_started = time.perf_counter(), cpu_seconds()
-        list(pool.map(_describe, chips, chunksize=4))
+        list(pool.map(_describe_in_worker, chips, chunksize=4))
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     event = {"images": 0, "faces": len(chips), "seconds": seconds, "faces_per_s": len(chips) / seconds,
              "faces_per_cpu_s": len(chips) / cpu}
