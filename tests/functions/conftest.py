@@ -12,11 +12,13 @@ from typing import Any
 import flask.testing
 import functions_framework
 import jwt
+import psycopg
 import pytest
 
 from shared.cluster_runner import use_cluster_runner
 from shared.db.connection import get_pool
 from shared.settings import REPO_ROOT, get_settings
+from tests.functions.world import World, build_world
 from tests.support.pubsub_emulator import PubsubEmulator, pubsub_emulator  # noqa: F401 (a fixture)
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -64,6 +66,12 @@ class FunctionClient:
 
 def function_client(target: str) -> FunctionClient:
     return FunctionClient(functions_framework.create_app(target=target, source=MAIN_SOURCE).test_client())
+
+
+@pytest.fixture
+def world(db: psycopg.Connection, api_env: None) -> World:
+    """The event of :func:`tests.functions.world.build_world`, in the test's database."""
+    return build_world(db)
 
 
 @pytest.fixture

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import base64
 
-import pytest
 import requests
 
 from tests.functions.conftest import function_client, mint_token
-from tests.functions.world import add_person, build_world
+from tests.functions.world import add_person
 from tests.support.loopback import serve_wsgi
-
-
-@pytest.fixture
-def world(db, api_env):
-    return build_world(db)
 
 
 def _jpeg(data_url: str) -> bytes:

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.factories import make_media
 from tests.functions.world import add_person, build_world, check_invariants
-
-
-@pytest.fixture
-def world(db, api_env):
-    return build_world(db)
 
 
 def _snapshot(db, event_id, exclude_user=None) -> dict:

@@ -18,11 +18,6 @@ from tests.functions.conftest import APP_ORIGIN, function_client, mint_token
 from tests.functions.world import build_world
 
 
-@pytest.fixture
-def world(db, api_env):
-    return build_world(db)
-
-
 def _error(response) -> dict:
     return response.get_json()["error"]
 

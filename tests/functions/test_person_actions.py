@@ -5,15 +5,8 @@ from __future__ import annotations
 import threading
 import uuid
 
-import pytest
-
 from tests.functions.conftest import function_client
-from tests.functions.world import add_person, build_world, check_invariants
-
-
-@pytest.fixture
-def world(db, api_env):
-    return build_world(db)
+from tests.functions.world import add_person, check_invariants
 
 
 def _act(api, world, user=None, **body):
