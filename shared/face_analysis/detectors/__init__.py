@@ -50,6 +50,18 @@ def input_scale(width: int, height: int, det_size: tuple[int, int]) -> float:
     return scale
 
 
+def resize_to_input(rgb: np.ndarray, det_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``rgb`` resized to the detector's input scale, and the (x, y) factors that map the resized
+    array's coordinates back to ``rgb``'s (per axis: the size is rounded)."""
+    import cv2  # not at the top: recogniser worker processes import this package and need no OpenCV
+
+    height, width = rgb.shape[:2]
+    scale = input_scale(width, height, det_size)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return resized, np.array([width / size[0], height / size[1]], dtype=np.float32)
+
+
 def create_detector(kind: str, path: Path, threshold: float, det_size: tuple[int, int],
                     intra_op_threads: int) -> Detector:
     if kind == "yunet":

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.face_analysis.detectors import Detection, input_scale
+from shared.face_analysis.detectors import Detection, resize_to_input
 from shared.face_analysis.sessions import get_session
 
 _STRIDES = (8, 16, 32)
@@ -52,12 +52,9 @@ class ScrfdDetector:
         return self._detect_fitted(rgb)
 
     def _detect_fitted(self, rgb: np.ndarray) -> list[Detection]:
-        height, width = rgb.shape[:2]
-        scale = input_scale(width, height, self._det_size)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        resized, factors = resize_to_input(rgb, self._det_size)
         canvas = np.zeros((self._det_size[1], self._det_size[0], 3), dtype=np.float32)
-        canvas[:size[1], :size[0]] = cv2.resize(rgb, size, interpolation=interpolation)
+        canvas[:resized.shape[0], :resized.shape[1]] = resized
         blob = ((canvas - 127.5) / 128.0).transpose(2, 0, 1)[None]
         outputs = self._session.run(None, {self._input_name: blob})
 
@@ -80,7 +77,6 @@ class ScrfdDetector:
         all_points = np.concatenate(points)
         xywh = np.concatenate([all_boxes[:, :2], all_boxes[:, 2:] - all_boxes[:, :2]], axis=1)
         kept = cv2.dnn.NMSBoxes(xywh.tolist(), all_scores.tolist(), self._threshold, _NMS_THRESHOLD)
-        factors = np.array([width / size[0], height / size[1]], dtype=np.float32)
         detections = [Detection(all_boxes[i] * np.tile(factors, 2), all_points[i] * factors, float(all_scores[i]))
                       for i in np.asarray(kept).reshape(-1)]
         return sorted(detections, key=lambda d: -d.score)

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from shared.face_analysis.detectors import Detection, input_scale
+from shared.face_analysis.detectors import Detection, resize_to_input
 
 _NMS_THRESHOLD = 0.3
 _TOP_K = 5000
@@ -26,18 +26,13 @@ class YuNetDetector:
         self._lock = threading.Lock()
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
-        height, width = rgb.shape[:2]
-        scale = input_scale(width, height, self._det_size)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        bgr = cv2.cvtColor(cv2.resize(rgb, size, interpolation=interpolation), cv2.COLOR_RGB2BGR)
+        resized, factors = resize_to_input(rgb, self._det_size)
+        bgr = cv2.cvtColor(resized, cv2.COLOR_RGB2BGR)
         with self._lock:
-            self._model.setInputSize(size)
+            self._model.setInputSize((bgr.shape[1], bgr.shape[0]))
             _, rows = self._model.detect(bgr)
         if rows is None:
             return []
-        # Map from the resized array back to the given one (per axis: rounding of `size`).
-        factors = np.array([width / size[0], height / size[1]], dtype=np.float32)
         detections = []
         for row in rows:
             x, y, w, h = row[:4]
