@@ -37,10 +37,9 @@ from shared.db.connection import transaction
 from shared.db.enqueue import cluster_job_in_flight, create_cluster_job
 from shared.db.jobs import PRIORITIES, fail_job
 from shared.db.ratelimit import delete_expired_windows
-from shared.messages import DetectMessage
+from shared.enqueue import detect_messages
 from shared.pubsub import get_detect_publisher
 from shared.settings import Settings
-from shared.storage import image_location_for_media
 
 logger = logging.getLogger(__name__)
 
@@ -142,10 +141,7 @@ def sweep(settings: Settings) -> dict[str, int]:
             logger.exception("could not restart a stale clustering job", extra={"job_id": str(job["id"])})
     republished = 0
     if stale_detects:  # a failure here leaves the job pending: the next sweep tries again
-        republished = len(get_detect_publisher(settings).publish([
-            DetectMessage(job_id=job["id"], event_id=job["event_id"], media_id=job["media_id"],
-                          image=image_location_for_media(job["storage_path"], settings), model=job["model"])
-            for job in stale_detects]).published)
+        republished = len(get_detect_publisher(settings).publish(detect_messages(stale_detects, settings)).published)
     started = 0
     for event_id in events:
         try:

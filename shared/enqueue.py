@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.db.connection import transaction
 from shared.db.enqueue import create_detect_jobs, event_media, fail_unpublished_jobs, forget_analyses
@@ -43,6 +44,15 @@ class DetectEnqueueResult:
     publish_failed: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
+def detect_messages(jobs: Iterable[Mapping[str, Any]], settings: Settings) -> list[DetectMessage]:
+    """The message of each detect job row (id, event_id, media_id, model, storage_path), whether new or
+    republished by the sweep. The image is a storage location the worker signs right before fetching,
+    so a message that waited in the queue never carries an expired URL."""
+    return [DetectMessage(job_id=job["id"], event_id=job["event_id"], media_id=job["media_id"],
+                          image=image_location_for_media(job["storage_path"], settings), model=job["model"])
+            for job in jobs]
+
+
 def enqueue_detection(settings: Settings, event_id: uuid.UUID, media_ids: Collection[uuid.UUID] | None,
                       priority: int, force: bool) -> DetectEnqueueResult:
     """Create and publish detect jobs for the event's media (all of them when ``media_ids`` is None)."""
@@ -60,12 +70,8 @@ def enqueue_detection(settings: Settings, event_id: uuid.UUID, media_ids: Collec
         result.skipped_analysed = len(media) - len(todo)
         created = create_detect_jobs(conn, event_id, model, todo, priority, settings.job_max_attempts)
         result.already_in_flight = len(todo) - len(created)
-    paths = {row["id"]: row["storage_path"] for row in media}
-    messages = [DetectMessage(job_id=job["id"], event_id=event_id, media_id=job["media_id"],
-                              image=image_location_for_media(paths[job["media_id"]], settings), model=model)
-                for job in created]
-    if messages:
-        report = get_detect_publisher(settings).publish(messages)
+    if created:
+        report = get_detect_publisher(settings).publish(detect_messages(created, settings))
         result.job_ids = list(report.published)
         result.publish_failed = report.failed
         if report.failed:

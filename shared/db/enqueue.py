@@ -56,14 +56,20 @@ def forget_analyses(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
 
 def create_detect_jobs(conn: psycopg.Connection, event_id: uuid.UUID, model: str, media_ids: Collection[uuid.UUID],
                        priority: int, max_attempts: int) -> list[dict[str, Any]]:
-    """Insert a pending detect job per media unless one is in flight; return the new ones (id, media_id)."""
+    """Insert a pending detect job per media unless one is in flight; return the new ones in media order,
+    as the rows :func:`shared.enqueue.detect_messages` publishes (id, event_id, media_id, model, storage_path)."""
     return conn.execute(
         """
-        insert into ml_jobs (job_type, event_id, media_id, model, priority, max_attempts)
-        select 'detect', %(event)s, media_id, %(model)s, %(priority)s, %(max_attempts)s
-          from unnest(%(ids)s::uuid[]) as media_id
-        on conflict do nothing
-        returning id, media_id
+        with created as (
+            insert into ml_jobs (job_type, event_id, media_id, model, priority, max_attempts)
+            select 'detect', %(event)s, media_id, %(model)s, %(priority)s, %(max_attempts)s
+              from unnest(%(ids)s::uuid[]) as media_id
+            on conflict do nothing
+            returning id, event_id, media_id, model
+        )
+        select c.id, c.event_id, c.media_id, c.model, m.storage_path
+          from created c join media m on m.id = c.media_id
+         order by m.created_at, m.id
         """,
         {"event": event_id, "model": model, "ids": list(media_ids), "priority": priority,
          "max_attempts": max_attempts},
