@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from shared.localstack.processes import ManagedProcess, free_port, start_process, wait_for_http
@@ -17,13 +16,6 @@ from shared.settings import REPO_ROOT
 FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 # The detection service answers GET /health; the other targets answer any request once loaded.
 READY_PATHS = {"detect_push": "/health"}
-
-
-@dataclass(frozen=True)
-class FunctionServer:
-    target: str
-    url: str
-    process: ManagedProcess
 
 
 def reserve_ports(targets: tuple[str, ...]) -> dict[str, int]:
@@ -42,7 +34,5 @@ def start_function(target: str, port: int, env: Mapping[str, str], log_dir: Path
     return start_process(target.replace("_", "-"), argv, env=env, log_dir=log_dir, cwd=REPO_ROOT)
 
 
-def wait_until_ready(target: str, process: ManagedProcess, port: int, timeout: float = 120.0) -> FunctionServer:
-    url = function_url(port)
-    wait_for_http(process, url.rstrip("/") + READY_PATHS.get(target, "/"), timeout=timeout)
-    return FunctionServer(target, url, process)
+def wait_until_ready(target: str, process: ManagedProcess, port: int, timeout: float = 120.0) -> None:
+    wait_for_http(process, function_url(port).rstrip("/") + READY_PATHS.get(target, "/"), timeout=timeout)

@@ -21,7 +21,7 @@ from shared.localstack.processes import ProcessGroup, ProcessStartError
 from shared.localstack.pubsub_emulator import create_push_subscription, find_emulator, start_emulator
 from shared.localstack.push_relay import PushRelay
 from shared.localstack.review_server import ReviewServer
-from shared.localstack.servers import reserve_ports, start_function, wait_until_ready
+from shared.localstack.servers import function_url, reserve_ports, start_function, wait_until_ready
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class LocalStack:
         self._review = ReviewServer({})
         self._review.start()
         ports = reserve_ports(FUNCTION_TARGETS)
-        urls = {target: f"http://127.0.0.1:{port}/" for target, port in ports.items()}
+        urls = {target: function_url(port) for target, port in ports.items()}
         pubsub_host = self._start_pubsub(urls["detect_push"])
         env = self.server_environment(pubsub_host, urls["ml_callback"], self._review.origin)
         started = {target: self.processes.add(start_function(target, ports[target], env, self.log_dir))
