@@ -24,6 +24,8 @@ import grpc
 import requests
 from google.pubsub_v1.types import GetTopicRequest, PublishRequest, PublishResponse, Topic
 
+from shared.localstack.pubsub_emulator import SUBSCRIPTION_ID
+
 logger = logging.getLogger(__name__)
 
 PUSH_SUCCESS = {102, 200, 201, 202, 204}   # what Pub/Sub push counts as an acknowledgement
@@ -43,7 +45,7 @@ class PushRelay:
 
     def __init__(self, push_endpoint: str, project: str, topic: str) -> None:
         self.push_endpoint = push_endpoint
-        self.subscription = f"projects/{project}/subscriptions/ml-detect-push"
+        self.subscription = f"projects/{project}/subscriptions/{SUBSCRIPTION_ID}"  # as the emulator's
         self._ids = itertools.count(1)
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._stopping = threading.Event()
