@@ -45,7 +45,6 @@ class ClusterState:
 @dataclass(frozen=True)
 class EventSummary:
     images: int
-    analysed: int
     faces: int
     persons: int
     unassigned: int
@@ -171,8 +170,6 @@ def event_summary(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> 
     row = conn.execute(
         """
         select (select count(*) from media where event_id = %(event)s) as images,
-               (select count(*) from media_analyses a join media m on m.id = a.media_id
-                 where m.event_id = %(event)s and a.model = %(model)s) as analysed,
                (select count(*) from faces where event_id = %(event)s and model = %(model)s) as faces,
                (select count(*) from face_persons where event_id = %(event)s and model = %(model)s
                    and status = 'active') as persons,
@@ -181,4 +178,4 @@ def event_summary(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> 
         """,
         {"event": event_id, "model": model},
     ).fetchone()
-    return EventSummary(row["images"], row["analysed"], row["faces"], row["persons"], row["unassigned"])
+    return EventSummary(row["images"], row["faces"], row["persons"], row["unassigned"])
