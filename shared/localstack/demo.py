@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -147,9 +148,9 @@ class DemoSession:
     def event_dir(self) -> Path:
         return self.demo_dir / str(self.event_id)
 
-    @property
+    @cached_property
     def store(self) -> DirectoryObjectStore:
-        """Where this event's photos are uploaded (a folder standing in for the bucket)."""
+        """Where this event's photos are uploaded (a folder standing in for the bucket); built once per session."""
         return DirectoryObjectStore(self.demo_dir / "objects" / str(self.event_id))
 
     def review_config(self) -> dict[str, Any]:
@@ -183,7 +184,7 @@ class DemoSession:
             event_id=self.event_id, photos_dir=self.photos_dir, images=totals.images, new_images=new_images,
             processed=progress.completed, failed=progress.failed, faces=totals.faces, new_faces=progress.faces,
             persons=totals.persons, unassigned=totals.unassigned, seconds=time.monotonic() - self._started,
-            detection_seconds=detection_seconds, review_url=self.stack.urls.review if self.stack.urls else "",
+            detection_seconds=detection_seconds, review_url=self.stack.urls.review,
             snapshot_path=snapshot_path, failures=failures)
 
     def _event_for_folder(self) -> demo_db.DemoEvent:
@@ -209,7 +210,7 @@ class DemoSession:
             raise DemoError(f"no photos (JPEG, PNG, HEIC) under {self.photos_dir}")
         items = [(self.store.upload(photo.key, photo.path), photo.mime_type) for photo, _ in new]
         with self.conn.transaction():
-            demo_db.insert_media(self.conn, self.event_id, self.event.owner_id if self.event else None, items)
+            demo_db.insert_media(self.conn, self.event_id, self.event.owner_id, items)
         return len(items)
 
     def call(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
