@@ -1,7 +1,8 @@
 """Per-image face analysis: image bytes in, faces (box, landmarks, quality, embedding) out.
 
-Pure logic over local files: no HTTP, Pub/Sub or database here. The detection service and the
-``facecluster analyze`` command both call :func:`get_analyzer` and :meth:`FaceAnalyzer.analyze`.
+Pure logic over local files: no HTTP, Pub/Sub or database here. The detection service calls
+:func:`get_analyzer` (one analyser per process) and :meth:`FaceAnalyzer.analyze`; the one-shot
+commands (``analyze``, ``cluster-photos``) make their own :class:`FaceAnalyzer` and close it.
 
 Names are imported on first use: recogniser worker processes import a submodule of this
 package and should not pay for onnxruntime, OpenCV and Pillow they never use (~130 MB each).
