@@ -21,6 +21,7 @@ import numpy as np
 import psycopg
 
 from shared.db.face_tags import sync_face_tags
+from shared.db.person_actions import refresh_persons
 
 SUPPORTED_DIMENSIONS = (128, 512)
 
@@ -196,13 +197,4 @@ def person_media(conn: psycopg.Connection, person_ids: Collection[uuid.UUID]) ->
 def assign_faces(conn: psycopg.Connection, assignments: Mapping[uuid.UUID, uuid.UUID]) -> None:
     """Attach faces to persons as incremental assignments and recount those persons."""
     move_faces(conn, {face: (person, "incremental") for face, person in assignments.items()})
-    conn.execute(
-        """
-        update face_persons p
-           set face_count = (select count(*) from faces f where f.person_id = p.id),
-               representative_face_id = coalesce(p.representative_face_id, (
-                   select f.id from faces f where f.person_id = p.id order by f.quality desc, f.id limit 1)),
-               updated_at = now()
-         where p.id = any(%s)
-        """,
-        (list(set(assignments.values())),))
+    refresh_persons(conn, set(assignments.values()))
