@@ -62,15 +62,14 @@ def run_cluster_job(settings: Settings, event_id: uuid.UUID, job_id: uuid.UUID |
             if claim.outcome is ClaimOutcome.MISSING:
                 return _failed(None, event_id, settings, f"clustering job {job_id} does not exist")
             if claim.outcome is ClaimOutcome.EXHAUSTED:
-                return _failed(job_id, event_id, settings, claim.job["error"] if claim.job else "attempts used up",
-                               already_recorded=True)
+                return _failed(job_id, event_id, settings, claim.job["error"] if claim.job else "attempts used up")
             if claim.outcome is ClaimOutcome.BUSY:
                 return _skipped(job_id, f"job {job_id} is being processed by another run; nothing to do")
             if claim.outcome is ClaimOutcome.DONE:
                 return _skipped(job_id, f"job {job_id} is already {claim.job['status']}; nothing to do")
             if claim.job["event_id"] != event_id:
                 fail_job(conn, job_id, worker, f"job belongs to event {claim.job['event_id']}, not {event_id}")
-                return _failed(job_id, event_id, settings, "job and event id disagree", already_recorded=True)
+                return _failed(job_id, event_id, settings, "job and event id disagree")
             model = claim.job["model"] or settings.model_pack
             try:
                 result = cluster_event(conn, event_id, settings, model)
@@ -78,7 +77,7 @@ def run_cluster_job(settings: Settings, event_id: uuid.UUID, job_id: uuid.UUID |
                 logger.exception("clustering failed")
                 reason = f"{type(exc).__name__}: {exc}"[:1000]
                 fail_job(conn, job_id, worker, reason)
-                return _failed(job_id, event_id, settings, reason, already_recorded=True)
+                return _failed(job_id, event_id, settings, reason)
             if complete_job(conn, job_id, worker, result.job_result()) is None:
                 logger.warning("the job's lease was lost before completion; its result was written anyway")
             send_callback(settings, JobOutcome(job_id, "cluster", event_id, "completed", result=result.job_result()))
@@ -91,9 +90,9 @@ def _skipped(job_id: uuid.UUID | None, message: str) -> RunOutcome:
     return RunOutcome(RunStatus.SKIPPED, job_id, message)
 
 
-def _failed(job_id: uuid.UUID | None, event_id: uuid.UUID, settings: Settings, reason: str, *,
-            already_recorded: bool = False) -> RunOutcome:
+def _failed(job_id: uuid.UUID | None, event_id: uuid.UUID, settings: Settings, reason: str) -> RunOutcome:
+    """Log the failure and, when it concerns a job row (whose status is recorded), report it to ml-callback."""
     logger.error("clustering failed: %s", reason)
-    if job_id is not None and already_recorded:
+    if job_id is not None:
         send_callback(settings, JobOutcome(job_id, "cluster", event_id, "failed", error=reason))
     return RunOutcome(RunStatus.FAILED, job_id, reason)
