@@ -86,16 +86,16 @@ class DecodedImage:
     width: int
     height: int
     orientation: int
-    _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    # The one decode kept, as (reduction, pixels): a larger decode also serves smaller requests
+    # and makes a smaller one useless, so the largest so far is all there is to keep.
+    _decoded: tuple[int, np.ndarray] | None = field(default=None, repr=False)
 
     def pixels(self, min_scale: float = 1.0) -> tuple[np.ndarray, float]:
         """Upright RGB uint8 pixels at the smallest available scale >= ``min_scale``."""
         wanted = self._reduction_for(min_scale)
-        usable = [r for r in self._cache if r <= wanted]  # a larger decode also serves
-        if not usable:
-            self._cache = {wanted: self._decode(wanted)}  # and makes a smaller one useless
-            usable = [wanted]
-        array = self._cache[max(usable)]
+        if self._decoded is None or self._decoded[0] > wanted:
+            self._decoded = (wanted, self._decode(wanted))
+        array = self._decoded[1]
         return array, array.shape[1] / self.width
 
     def _reduction_for(self, min_scale: float) -> int:
