@@ -22,7 +22,8 @@ from shared.api.roles import require_event_role
 from shared.db import person_actions
 from shared.db.connection import transaction
 from shared.db.events import is_event_member, lock_event_face_data, lock_event_row, set_face_recognition_enabled
-from shared.db.gdpr import cancel_open_jobs, opt_back_in, purge_event_face_data, purge_user_face_data
+from shared.db.gdpr import opt_back_in, purge_event_face_data, purge_user_face_data
+from shared.db.jobs import fail_open_jobs
 from shared.db.person_actions import PersonActionError
 from shared.db.persons_read import get_person
 
@@ -122,7 +123,7 @@ def _set_face_recognition(conn: psycopg.Connection, event_id: uuid.UUID, user: A
         logger.info("face recognition enabled with consent", extra={"event_id": str(event_id),
                                                                     "consent_by": str(user.user_id)})
     else:
-        body["jobs_cancelled"] = cancel_open_jobs(conn, event_id, "face recognition was turned off")
+        body["jobs_cancelled"] = fail_open_jobs(conn, event_id, "face recognition was turned off")
         body["purged"] = purge_event_face_data(conn, user.user_id, event_id)
         logger.info("face recognition disabled; event face data purged",
                     extra={"event_id": str(event_id), **body["purged"]})

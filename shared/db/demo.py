@@ -79,17 +79,6 @@ def insert_media(conn: psycopg.Connection, event_id: uuid.UUID, uploaded_by: uui
             for path, mime in items]
 
 
-def abandon_in_flight_jobs(conn: psycopg.Connection, event_id: uuid.UUID, reason: str) -> int:
-    """Fail the event's pending/processing jobs: left by an interrupted run, whose queue and workers are gone.
-
-    Until they are failed, ml-enqueue counts them as in flight and would not enqueue their media again.
-    """
-    return conn.execute(
-        "update ml_jobs set status = 'failed', error = %s, completed_at = now(), lease_expires_at = null,"
-        " updated_at = now() where event_id = %s and status in ('pending', 'processing')",
-        (reason, event_id)).rowcount
-
-
 def database_now(conn: psycopg.Connection) -> datetime:
     """The server's clock: the run's start is compared with timestamps the server wrote."""
     return conn.execute("select clock_timestamp() as now").fetchone()["now"]

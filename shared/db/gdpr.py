@@ -39,14 +39,6 @@ def purge_event_face_data(conn: psycopg.Connection, requested_by: uuid.UUID, eve
         return conn.execute("select purge_face_data_for_event(%s) as r", (event_id,)).fetchone()["r"]
 
 
-def cancel_open_jobs(conn: psycopg.Connection, event_id: uuid.UUID, reason: str) -> int:
-    """Fail the event's pending and running jobs (workers finishing one find it no longer theirs)."""
-    return conn.execute(
-        "update ml_jobs set status = 'failed', error = %s, completed_at = now(), lease_expires_at = null,"
-        " updated_at = now() where event_id = %s and status in ('pending', 'processing')",
-        (reason, event_id)).rowcount
-
-
 def opt_back_in(conn: psycopg.Connection, user_id: uuid.UUID, event_id: uuid.UUID) -> bool:
     """Lift the user's opt-out (recorded by their purge); whether there was one."""
     return conn.execute("delete from face_recognition_opt_outs where event_id = %s and user_id = %s",

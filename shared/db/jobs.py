@@ -115,3 +115,15 @@ def release_job(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, error:
         """,
         {"id": job_id, "worker": worker, "error": error},
     ).fetchone()
+
+
+def fail_open_jobs(conn: psycopg.Connection, event_id: uuid.UUID, reason: str) -> int:
+    """Fail every pending or running job of the event for good; return how many.
+
+    For work that must not go on (face recognition turned off, a demo run whose queue and
+    workers are gone): a worker still holding one of these finds it finished and writes nothing.
+    """
+    return conn.execute(
+        "update ml_jobs set status = 'failed', error = %s, completed_at = now(), lease_expires_at = null,"
+        " updated_at = now() where event_id = %s and status in ('pending', 'processing')",
+        (reason, event_id)).rowcount

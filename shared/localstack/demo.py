@@ -21,6 +21,7 @@ import requests
 
 from shared.db import demo as demo_db
 from shared.db.connection import connect
+from shared.db.jobs import fail_open_jobs
 from shared.errors import OperatorError
 from shared.face_analysis.packs import get_pack, verify_pack
 from shared.localstack.object_store import DirectoryObjectStore
@@ -194,8 +195,8 @@ class DemoSession:
             if event is None:
                 event = demo_db.create_event(self.conn, name, uuid.uuid4())
             else:
-                abandoned = demo_db.abandon_in_flight_jobs(self.conn, event.id, "abandoned: an earlier demo run "
-                                                           "of this folder was interrupted")
+                abandoned = fail_open_jobs(self.conn, event.id,
+                                           "abandoned: an earlier demo run of this folder was interrupted")
                 if abandoned and self.progress_stream:
                     print(f"facecluster demo: {abandoned} job(s) of an interrupted run failed; their photos "
                           "are enqueued again", file=self.progress_stream, flush=True)

@@ -77,3 +77,20 @@ def test_concurrent_claims_give_exactly_one_lease(database_url, job_id) -> None:
     for t in threads:
         t.join()
     assert sorted(o.value for o in outcomes) == ["busy"] * 5 + ["claimed"]
+
+
+def test_failing_an_events_open_jobs_leaves_finished_jobs_and_other_events_alone(db, job_id) -> None:
+    from shared.db.jobs import fail_open_jobs
+
+    claim_job(db, job_id, "w1", 60)
+    event = db.execute("select event_id from ml_jobs where id = %s", (job_id,)).fetchone()["event_id"]
+    done = db.execute("insert into ml_jobs (job_type, event_id, status) values ('cluster', %s, 'completed')"
+                      " returning id", (event,)).fetchone()["id"]
+    other_event = make_event(db)
+    other = db.execute("insert into ml_jobs (job_type, event_id) values ('cluster', %s) returning id",
+                       (other_event,)).fetchone()["id"]
+    assert fail_open_jobs(db, event, "turned off") == 1
+    assert claim_job(db, job_id, "w2", 60).outcome is ClaimOutcome.DONE
+    assert complete_job(db, job_id, "w1", {"faces": 1}) is None  # the worker that held it writes nothing
+    statuses = {r["id"]: r["status"] for r in db.execute("select id, status from ml_jobs")}
+    assert statuses == {job_id: "failed", done: "completed", other: "pending"}
