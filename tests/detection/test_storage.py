@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from google.cloud import storage
 
+from shared.localstack.processes import free_port
 from shared.settings import get_settings
 from shared.storage import (
     ImageFetchError,
@@ -15,7 +16,6 @@ from shared.storage import (
     fetch_image,
     image_location_for_media,
 )
-from tests.support.pubsub_emulator import free_port
 from tests.support.supabase_storage import SupabaseStorageStandIn
 
 

@@ -14,7 +14,8 @@ from gcp_storage_emulator.server import create_server
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from tests.support.pubsub_emulator import PROJECT, free_port
+from shared.localstack.processes import free_port
+from tests.support.pubsub_emulator import PROJECT
 
 
 class GcsEmulator:

@@ -7,27 +7,16 @@ the reason, only where the emulator binary is not installed.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from google.cloud import pubsub_v1
 
-EMULATOR_BIN = Path(os.environ.get("PUBSUB_EMULATOR_BIN",
-                                   "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"))
+from shared.localstack.pubsub_emulator import SDK_EMULATOR, find_emulator, start_emulator
+
 PROJECT = "facecluster-test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PubsubEmulator:
@@ -90,33 +79,13 @@ class PubsubEmulator:
 
 @pytest.fixture(scope="session")
 def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PubsubEmulator]:
-    if not EMULATOR_BIN.exists():
-        pytest.skip(f"Pub/Sub emulator not installed at {EMULATOR_BIN} "
-                    "(gcloud components install pubsub-emulator, or set PUBSUB_EMULATOR_BIN)")
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("pubsub") / "emulator.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([str(EMULATOR_BIN), "--host=127.0.0.1", f"--port={port}"],
-                                   stdout=log, stderr=subprocess.STDOUT)
+    """The emulator the demo runs (:mod:`shared.localstack.pubsub_emulator`), started once per session."""
+    binary = find_emulator()
+    if binary is None:
+        pytest.skip(f"Pub/Sub emulator not installed at {SDK_EMULATOR} nor on PATH "
+                    "(gcloud components install pubsub-emulator)")
+    process, host = start_emulator(binary, tmp_path_factory.mktemp("pubsub"))
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/", process, log_path)
-        yield PubsubEmulator(f"127.0.0.1:{port}")
+        yield PubsubEmulator(host)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Pub/Sub emulator exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"Pub/Sub emulator not ready after {timeout} s: {log_path.read_text()[-2000:]}")
+        process.stop()
