@@ -60,7 +60,6 @@ class ResolvedPlan:
 
     moves: dict[uuid.UUID, tuple[uuid.UUID | None, str | None]]
     members: dict[uuid.UUID, list[uuid.UUID]]
-    created: list[uuid.UUID]
     deleted: list[uuid.UUID]
 
 
@@ -84,7 +83,7 @@ class Plan:
         return ResolvedPlan(
             moves={f: (resolved(p) if p is not None else None, a) for f, (p, a) in self.moves.items()},
             members={resolved(p): m for p, m in self.members.items()},
-            created=list(new_ids), deleted=list(self.deleted_persons))
+            deleted=list(self.deleted_persons))
 
 
 def reconcile(face_ids: Sequence[uuid.UUID], labels: np.ndarray, faces: Mapping[uuid.UUID, FaceState],

@@ -38,14 +38,11 @@ class ClusteringResult:
     event_id: uuid.UUID
     model: str
     faces: int              # faces of the model in the event
-    clustered: int          # of those: passed the quality bar and were clustered
     persons: int            # active persons after the run
     assigned: int           # faces in an active person after the run
     new_persons: int
     deleted_persons: int
     moved_faces: int
-    tags_added: int
-    tags_removed: int
 
     @property
     def unassigned(self) -> int:
@@ -104,17 +101,15 @@ def cluster_event(conn: psycopg.Connection, event_id: uuid.UUID, settings: Setti
             ignored_matches={label: p for label, p in ignored.items()
                              if p in persons and persons[p]["status"] == "ignored"})
         resolved = plan.resolve(store.create_persons(conn, event_id, model, len(plan.new_persons)))
-        tags = store.write_clustering(
+        store.write_clustering(
             conn, moves=resolved.moves, deleted_persons=resolved.deleted,
             representatives=_representatives(data, resolved, persons),
             affected_media={faces[f].media_id for f in resolved.moves})
         summary = store.event_summary(conn, event_id, model)
     result = ClusteringResult(
-        event_id=event_id, model=model, faces=len(data.face_ids),
-        clustered=int((free_or_active & (data.quality >= params.min_quality)).sum()),
-        persons=summary["persons"], assigned=summary["assigned"], new_persons=len(plan.new_persons),
-        deleted_persons=len(resolved.deleted), moved_faces=len(resolved.moves),
-        tags_added=tags["tags_added"], tags_removed=tags["tags_removed"])
+        event_id=event_id, model=model, faces=len(data.face_ids), persons=summary["persons"],
+        assigned=summary["assigned"], new_persons=len(plan.new_persons), deleted_persons=len(resolved.deleted),
+        moved_faces=len(resolved.moves))
     logger.info("Clustering complete: %d clusters", int(all_labels.max() + 1) if all_labels.size else 0,
                 extra={"event_id": str(event_id), **result.job_result()})
     return result

@@ -131,12 +131,12 @@ def set_person_summaries(conn: psycopg.Connection, representatives: Mapping[uuid
 
 def write_clustering(conn: psycopg.Connection, *, moves: Mapping[uuid.UUID, tuple[uuid.UUID | None, str | None]],
                      deleted_persons: Collection[uuid.UUID], representatives: Mapping[uuid.UUID, uuid.UUID | None],
-                     affected_media: Collection[uuid.UUID]) -> dict[str, int]:
+                     affected_media: Collection[uuid.UUID]) -> None:
     """Apply a reconciled clustering (new persons already created) and bring face tags in line."""
     move_faces(conn, moves)
     set_person_summaries(conn, representatives)
     delete_persons(conn, deleted_persons)
-    return sync_face_tags(conn, affected_media)
+    sync_face_tags(conn, affected_media)
 
 
 def event_summary(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> dict[str, int]:
