@@ -49,13 +49,16 @@ class DlibResnetRecognizer:
 
     def __init__(self, shape_predictor_path: Path, network_path: Path, workers: int) -> None:
         self._shape_predictor = dlib.shape_predictor(str(shape_predictor_path))
-        self._network = dlib.face_recognition_model_v1(str(network_path))
+        self._network_path = str(network_path)
+        # The in-process network only serves when there are no workers; with them it would be
+        # ~22 MB loaded for nothing. (It is loaded on first use if the workers are closed.)
+        self._network = dlib.face_recognition_model_v1(self._network_path) if workers <= 1 else None
         self._network_lock = threading.Lock()  # the in-process network keeps per-call state
         self._pool: ProcessPoolExecutor | None = None
         if workers > 1:
             # spawn, not fork: the parent has onnxruntime/OpenCV threads that fork would copy broken.
             self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_load_worker_network, initargs=(str(network_path),))
+                                             initializer=_load_worker_network, initargs=(self._network_path,))
 
     def align(self, rgb: np.ndarray, detection: Detection) -> np.ndarray:
         x1, y1, x2, y2 = np.rint(detection.box).astype(int).tolist()
@@ -69,6 +72,8 @@ class DlibResnetRecognizer:
             vectors = list(self._pool.map(_describe_in_worker, chips))
         else:
             with self._network_lock:
+                if self._network is None:
+                    self._network = dlib.face_recognition_model_v1(self._network_path)
                 vectors = [np.asarray(self._network.compute_face_descriptor(chip), dtype=np.float32)
                            for chip in chips]
         return l2_normalise(np.stack(vectors))
