@@ -71,6 +71,6 @@ def _person_for(conn: psycopg.Connection, event_id: uuid.UUID, face: dict, setti
     person = choose_person(nearest, params.attach_distance, params.attach_margin)
     if person is None or person in set(face["rejected_person_ids"] or ()):
         return None
-    if face["media_id"] in store.person_media(conn, [person])[person]:
+    if store.person_on_photo(conn, person, face["media_id"]):
         return None
     return person

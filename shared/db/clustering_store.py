@@ -186,12 +186,10 @@ def nearest_person_faces(conn: psycopg.Connection, event_id: uuid.UUID, model: s
     ).fetchall()
 
 
-def person_media(conn: psycopg.Connection, person_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
-    """The photos each person already has a face on (cannot-link)."""
-    found: dict[uuid.UUID, set[uuid.UUID]] = {p: set() for p in person_ids}
-    for row in conn.execute("select person_id, media_id from faces where person_id = any(%s)", (list(person_ids),)):
-        found[row["person_id"]].add(row["media_id"])
-    return found
+def person_on_photo(conn: psycopg.Connection, person_id: uuid.UUID, media_id: uuid.UUID) -> bool:
+    """Whether the person already has a face on the photo (cannot-link)."""
+    return conn.execute("select exists (select 1 from faces where person_id = %s and media_id = %s) as found",
+                        (person_id, media_id)).fetchone()["found"]
 
 
 def assign_faces(conn: psycopg.Connection, assignments: Mapping[uuid.UUID, uuid.UUID]) -> None:
