@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -165,25 +164,20 @@ def _detect_jobs(database_url: str, paths: list[Path], name: str) -> list[bytes]
     return bodies
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ServiceUnderTest:
     """``functions-framework --target detect_push`` (gunicorn) on loopback, with a scratch database."""
 
     def __init__(self, scratch: Path, concurrency: int) -> None:
         from shared.db.embedded import start_embedded_server
         from shared.db.migrate import migrate
+        from shared.localstack.processes import free_port
 
         self.concurrency = concurrency
         self.database_url = start_embedded_server(scratch / "pgdata")
         migrate(self.database_url)
         self.sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CallbackSink)
         threading.Thread(target=self.sink.serve_forever, daemon=True).start()
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, **deployment_env(concurrency), "DATABASE_URL": self.database_url,
                "FACECLUSTER_DATA_DIR": str(scratch), "CALLBACK_SECRET": "bench",
                "CALLBACK_URL": f"http://127.0.0.1:{self.sink.server_port}/"}
