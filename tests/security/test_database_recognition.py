@@ -50,8 +50,10 @@ def test_members_are_still_linked_and_tagged(db, world) -> None:
     params = world.params()
     assert attempt(db, callers(world)["organiser_a"], "update face_persons set linked_user_id = %(member_a)s"
                    " where id = %(person_a_other_model)s", params) == "rows=1"
-    db.execute("insert into media_tags (media_id, user_id, source) values (%(media_a)s, %(stranger)s, 'manual')",
-               params)
+    assert attempt(db, callers(world)["organiser_a"], "insert into media_tags (media_id, user_id, source)"
+                   " values (%(media_a)s, %(stranger)s, 'manual')", params) == "rows=1"
+    assert db.execute("select event_id from media_tags where user_id = %s",
+                      (world.stranger,)).fetchone()["event_id"] == world.a
 
 
 def test_assign_answers_a_conflict_when_the_database_refuses_the_link(db, world) -> None:
