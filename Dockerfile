@@ -6,8 +6,8 @@
 # One image keeps the deployed parts on the same code and models; the ML libraries are
 # needed by detection and clustering anyway, and the functions pay only disk, not memory.
 #
-# Build:  docker build --build-arg MODEL_PACK=yunet-dlib -t facecluster .
-# Expected size: about 0.9 GB uncompressed, 0.3 GB compressed (docs/deployment.md).
+# Build:  docker build --build-arg MODEL_PACK=yunet-reid256 -t facecluster .
+# Expected size: about 1.0 GB uncompressed, 0.35 GB compressed (README, "The image").
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -42,6 +42,13 @@ ARG DLIB_UNUSED_MODELS="shape_predictor_68_face_landmarks.dat mmod_human_face_de
 RUN models_dir="$(python -c 'import face_recognition_models, os; print(os.path.dirname(face_recognition_models.__file__))')/models" \
  && for name in $DLIB_UNUSED_MODELS; do rm -f "$models_dir/$name"; done
 
+# The openvino wheel carries readers for TensorFlow, TF Lite, PyTorch, PaddlePaddle, JAX, GGUF and
+# ONNX models and a plugin for Intel NPUs (~30 MB together). The recogniser is an OpenVINO IR run
+# on the CPU (or an Intel GPU), so only the IR reader and the CPU/GPU plugins are kept.
+ARG OPENVINO_UNUSED_LIBS="tensorflow_frontend tensorflow_lite_frontend pytorch_frontend paddle_frontend jax_frontend gguf_frontend onnx_frontend intel_npu_plugin"
+RUN openvino_libs="$(python -c 'import openvino, os; print(os.path.dirname(openvino.__file__))')/libs" \
+ && for name in $OPENVINO_UNUSED_LIBS; do rm -f "$openvino_libs/libopenvino_$name".so*; done
+
 # The code. The package is installed editable: migrations and other data files are found
 # relative to the source tree (/app), which is copied as a whole into the final stage.
 COPY shared ./shared
@@ -59,7 +66,7 @@ RUN pip install --no-deps -e . \
 # by `facecluster models fetch` (the build fails on a mismatch). Nothing is downloaded at
 # run time: a cold start never waits on, or trusts, the network for weights.
 FROM builder AS models
-ARG MODEL_PACK=yunet-dlib
+ARG MODEL_PACK=yunet-reid256
 ENV FACECLUSTER_MODEL_DIR=/opt/facecluster/models \
     FACECLUSTER_DATA_DIR=/tmp/facecluster
 RUN facecluster models fetch "$MODEL_PACK"
@@ -67,13 +74,13 @@ RUN facecluster models fetch "$MODEL_PACK"
 # ---------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
 
-ARG MODEL_PACK=yunet-dlib
+ARG MODEL_PACK=yunet-reid256
 LABEL org.opencontainers.image.title="facecluster" \
       org.opencontainers.image.description="Face detection and clustering backend (Cloud Run service, functions, job)" \
       org.opencontainers.image.source="facecluster" \
       facecluster.model-pack="${MODEL_PACK}"
 
-# No compiler, no apt packages: opencv-python-headless needs no libGL, onnxruntime,
+# No compiler, no apt packages: opencv-python-headless needs no libGL, onnxruntime, openvino,
 # dlib-bin and pillow-heif bring their own shared libraries in their wheels.
 RUN groupadd --system --gid 10001 facecluster \
  && useradd --system --uid 10001 --gid facecluster --home-dir /app --shell /usr/sbin/nologin facecluster

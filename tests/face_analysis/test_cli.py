@@ -31,8 +31,8 @@ def test_analyze_prints_a_line_per_face_and_an_error_per_bad_image(
     assert len(records) == 2
     for record in records:
         assert set(record) == {"path", "bbox", "landmarks", "score", "quality", "model", "embedding"}
-        assert record["path"] == good and record["model"] == "yunet-dlib"
-        assert len(record["bbox"]) == 4 and len(record["landmarks"]) == 5 and len(record["embedding"]) == 128
+        assert record["path"] == good and record["model"] == "yunet-reid256"
+        assert len(record["bbox"]) == 4 and len(record["landmarks"]) == 5 and len(record["embedding"]) == 256
         assert np.linalg.norm(record["embedding"]) == pytest.approx(1.0, abs=1e-4)
     not_an_image, truncated = err.splitlines()
     assert not_an_image == f"{text}: not_an_image: the data is not an image in a known format"
@@ -48,6 +48,12 @@ def test_analyze_without_embeddings_and_with_another_pack(
 
 
 def test_models_verify(model_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "verify"]) == 0  # MODEL_PACK: the default, Intel's IR beside YuNet
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "yunet-reid256: all 3 file(s) match their SHA-256"
+    assert lines[1].endswith("face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.xml")
+    assert main(["models", "verify", "yunet-reid256-int8"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "yunet-reid256-int8: all 3 file(s) match their SHA-256"
     assert main(["models", "verify", "scrfd25-dlib"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "scrfd25-dlib: all 3 file(s) match their SHA-256"
     assert main(["models", "verify", "buffalo_l"]) == 1
