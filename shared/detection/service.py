@@ -100,7 +100,8 @@ class _JobRun:
                 logger.info("Processing media %s for job %s", job["media_id"], job["id"])
                 analysis = self.analyzer.analyze(fetch_image(self.image, self.settings))
                 logger.info("Detected %d faces", len(analysis.faces),
-                            extra={"faces": len(analysis.faces), "width": analysis.width, "height": analysis.height})
+                            extra={"faces": len(analysis.faces), "dropped_faces": analysis.dropped,
+                                   "width": analysis.width, "height": analysis.height})
                 return self._store(analysis)
         except (ImageFetchError, ImageError) as exc:
             return self._fail_permanently(f"{exc.code}: {exc}")
