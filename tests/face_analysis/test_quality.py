@@ -1,5 +1,5 @@
-"""The quality score leaves faces cut by the border and faces too small to recognise below the
-clustering bar, on a real photo through the real models: such faces built the junk persons."""
+"""The quality score leaves faces cut by the border, too small to recognise or in profile below the
+clustering bar, on real photos through the real models: such faces built the junk persons."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PIL import Image
 
 from shared.clustering.params import model_defaults
 from shared.face_analysis import Face, FaceAnalyzer
-from tests.face_analysis.conftest import encode
+from tests.face_analysis.conftest import encode, iou
 
 PORTRAIT = "group_photos/images/fr_obama1.jpg"
 
@@ -52,3 +52,11 @@ def test_a_face_too_small_to_recognise_stays_below_the_bar(analyzer: FaceAnalyze
     scale = 60 / (x2 - x1)
     legible = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.LANCZOS)
     assert only_face(analyzer, legible).quality >= quality_bar(analyzer)
+
+
+def test_a_face_in_profile_stays_below_the_bar(analyzer: FaceAnalyzer, faces_data_dir: Path) -> None:
+    """Bill Simon turned sideways (dev): a whole, sharp, confident face that shows no identity to compare."""
+    faces = analyzer.analyze_path(faces_data_dir / "dev/lfw_Bill_Simon/Bill_Simon_0006.jpg").faces
+    labelled = max(faces, key=lambda face: iou(face.bbox, (42, 46, 99, 103)))  # the dataset's labelled box
+    assert iou(labelled.bbox, (42, 46, 99, 103)) > 0.4 and labelled.det_score > 0.8
+    assert labelled.quality < quality_bar(analyzer)
