@@ -1,4 +1,7 @@
-"""Fixtures for the clustering tests."""
+"""The clustering tests' synthetic faces are spread like dlib's 128-d embeddings (``synthetic.py``)
+and stored as ``yunet-dlib`` faces, so these tests run with that pack as ``MODEL_PACK``: its
+clustering defaults are the ones their distances were chosen against. (The default pack's 256-d
+embeddings are tested on real photos in ``test_reid256_db.py``.)"""
 
 from __future__ import annotations
 
@@ -7,13 +10,6 @@ import pytest
 from tests.clustering.db_faces import MODEL
 
 
-@pytest.fixture
-def synthetic_pack(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``MODEL_PACK`` = the pack the synthetic faces are written as (dlib's 128-d scale).
-
-    The synthetic embeddings are scaled to dlib's distances and stored as ``yunet-dlib`` faces,
-    while the default pack is Intel's: every run that takes its model from the settings (the
-    job, ``cluster_event``, incremental assignment) must cluster those faces, not the default
-    pack's (none).
-    """
+@pytest.fixture(autouse=True)
+def _dlib_pack(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODEL_PACK", MODEL)

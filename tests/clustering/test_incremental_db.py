@@ -12,8 +12,6 @@ from tests.clustering.db_faces import Scene, add_faces, face_tags, persons_of
 from tests.clustering.synthetic import identity_embeddings, near
 from tests.factories import add_member, make_event, make_media
 
-pytestmark = pytest.mark.usefixtures("synthetic_pack")
-
 
 @pytest.fixture
 def clustered(db) -> Scene:

@@ -15,8 +15,6 @@ from shared.clustering import job_run
 from shared.db.enqueue import create_cluster_job
 from tests.clustering.db_faces import Scene
 
-pytestmark = pytest.mark.usefixtures("synthetic_pack")
-
 
 @pytest.fixture
 def callbacks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict]]:

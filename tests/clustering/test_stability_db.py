@@ -16,8 +16,6 @@ from tests.clustering.db_faces import MODEL, Scene, add_faces, face_tags, person
 from tests.clustering.synthetic import near
 from tests.factories import add_member, make_media
 
-pytestmark = pytest.mark.usefixtures("synthetic_pack")
-
 
 @pytest.fixture
 def scene(db: psycopg.Connection) -> Scene:
