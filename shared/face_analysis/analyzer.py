@@ -119,7 +119,7 @@ class FaceAnalyzer:
             bbox=bbox,
             landmarks=tuple((float(x), float(y)) for x, y in detection.landmarks),
             det_score=detection.score,
-            quality=face_quality(detection.score, detection.box, detection.landmarks, chip),
+            quality=face_quality(detection.score, detection.box, detection.landmarks, chip, (width, height)),
             embedding=embedding,
             model=self._pack.id,
             thumbnail=face_thumbnail(pixels, in_pixels.box),
