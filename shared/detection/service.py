@@ -111,7 +111,7 @@ class _JobRun:
                 return settled
             job = self.job
             with log_context(job_id=job["id"], media_id=job["media_id"], event_id=job["event_id"]):
-                logger.info("Processing media %s for job %s with %s", job["media_id"], job["id"], self.model)
+                logger.info("Processing media %s for job %s", job["media_id"], job["id"], extra={"model": self.model})
                 analyzer = get_analyzer(dataclasses.replace(self.settings, model_pack=self.model))
                 analysis = analyzer.analyze(fetch_image(self.image, self.settings))
                 logger.info("Detected %d faces", len(analysis.faces),

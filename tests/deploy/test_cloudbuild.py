@@ -123,7 +123,8 @@ def test_every_service_and_the_job_get_the_new_image(steps):
     for job in jobs:
         script = steps[f"update-{job}"]["args"][-1]
         assert f"gcloud run jobs update {job} --image=${{_IMAGE}}:${{BUILD_ID}} --region=${{_REGION}}" in script
-    assert len([step_id for step_id in steps if step_id.startswith(("deploy-", "update-"))]) == len(services) + len(jobs)
+    rollouts = [step_id for step_id in steps if step_id.startswith(("deploy-", "update-"))]
+    assert len(rollouts) == len(services) + len(jobs)
 
 
 def test_no_secret_in_the_file(build):
