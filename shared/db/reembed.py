@@ -46,23 +46,32 @@ class NewAnalysis:
 
 
 def media_to_reembed(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> list[dict[str, Any]]:
-    """The event's image media analysed by another pack than ``model`` (id, storage_path)."""
+    """The event's image media to analyse with ``model``: those another pack analysed, and those
+    no pack has (their detection failed, or is still on its way); ``analysed_before`` tells them apart."""
     return conn.execute(
         f"""
-        select m.id, m.storage_path from media m
+        select m.id, m.storage_path,
+               exists (select 1 from media_analyses a where a.media_id = m.id) as analysed_before
+          from media m
          where m.event_id = %(event)s and {IMAGE_MEDIA}
-           and exists (select 1 from media_analyses a where a.media_id = m.id and a.model <> %(model)s)
+           and (exists (select 1 from media_analyses a where a.media_id = m.id and a.model <> %(model)s)
+                or not exists (select 1 from media_analyses a where a.media_id = m.id))
          order by m.created_at, m.id
         """,
         {"event": event_id, "model": model}).fetchall()
 
 
-def old_faces(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> list[dict[str, Any]]:
-    """The event's faces of other packs with what users made of them (read under the event lock)."""
+_REPLACED_FACES = "event_id = %(event)s and (model <> %(model)s or media_id = any(%(media)s))"
+
+
+def old_faces(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
+              media_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """The faces a re-embedding replaces, with what users made of them (read under the event lock):
+    every face of another pack, and every face of the photos analysed again."""
     return conn.execute(
-        "select id, media_id, bbox, person_id, assignment, rejected_person_ids from faces"
-        " where event_id = %s and model <> %s order by media_id, id",
-        (event_id, model)).fetchall()
+        f"select id, media_id, bbox, person_id, assignment, rejected_person_ids from faces where {_REPLACED_FACES}"
+        " order by media_id, id",
+        {"event": event_id, "model": model, "media": list(media_ids)}).fetchall()
 
 
 def representatives(conn: psycopg.Connection, event_id: uuid.UUID) -> dict[uuid.UUID, uuid.UUID]:
@@ -74,16 +83,18 @@ def representatives(conn: psycopg.Connection, event_id: uuid.UUID) -> dict[uuid.
 
 def replace_event_faces(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
                         analyses: Sequence[NewAnalysis]) -> list[list[uuid.UUID]]:
-    """Make ``model`` the event's pack: drop other packs' faces, store ``analyses``; new face ids per analysis.
+    """Make ``model`` the event's pack: drop the faces :func:`old_faces` lists, store ``analyses``;
+    new face ids per analysis.
 
     The persons keep their ids and change pack; the new faces are stored unassigned, for
     :func:`carry_face_state` to give them their old faces' persons.
     """
+    replaced = {"event": event_id, "model": model, "media": [a.media_id for a in analyses]}
     move_event_model(conn, event_id, model)
-    conn.execute("update face_persons set representative_face_id = null where event_id = %s and model <> %s",
-                 (event_id, model))
-    conn.execute("delete from faces where event_id = %s and model <> %s", (event_id, model))
-    conn.execute("delete from media_analyses where event_id = %s and model <> %s", (event_id, model))
+    conn.execute(f"update face_persons set representative_face_id = null where event_id = %(event)s"
+                 f" and representative_face_id in (select id from faces where {_REPLACED_FACES})", replaced)
+    conn.execute(f"delete from faces where {_REPLACED_FACES}", replaced)
+    conn.execute(f"delete from media_analyses where {_REPLACED_FACES}", replaced)
     conn.execute("update face_persons set model = %s, updated_at = now() where event_id = %s and model <> %s",
                  (model, event_id, model))
     return [store_media_faces(conn, event_id=event_id, media_id=a.media_id, model=model, width=a.width,

@@ -9,8 +9,10 @@ The run (:func:`reembed_event`):
 1. take the event's rewrite slot: a ``reembed`` row in ``ml_jobs``, which shares the
    one-in-flight-per-event index with clustering, so a running clustering makes this refuse
    and no clustering starts while this runs (a run that died is taken over once its lease ends);
-2. analyse every photo the event has analysed with another pack, with the new pack, holding
-   no lock (minutes for a large event; reviewers keep working);
+2. analyse with the new pack, holding no lock (minutes for a large event; reviewers keep
+   working), every photo the event has analysed with another pack, and those no pack has
+   analysed yet (a photo no pack can read is skipped; one the old pack read but the new cannot
+   refuses the run, as its faces would be lost);
 3. in one transaction holding the event row and its face-data lock: analyse the photos
    uploaded meanwhile, re-read the old faces with what users made of them *now*, match new
    faces to old ones photo by photo (:mod:`shared.reembed.matching`), replace the faces,
@@ -83,6 +85,7 @@ class ReembedResult:
     matched: int = 0        # new faces that are an old face
     carried: int = 0        # of those: faces that took over a person or rejections
     lost: int = 0           # old faces with a person or rejections that no new face matched
+    skipped: int = 0        # photos no pack could read (they had no faces to keep)
     job_id: uuid.UUID | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -102,7 +105,8 @@ def reembed_event(settings: Settings, event_id: uuid.UUID, pack: str | None = No
             raise ReembedError(f"face recognition is off for event {event_id}: it has no face data to re-embed")
         previous = pinned_model(conn, event_id)
         todo = media_to_reembed(conn, event_id, model)
-        if not todo and previous in (None, model):
+        other_packs = previous not in (None, model) or any(m["analysed_before"] for m in todo)
+        if not other_packs:   # the photos no pack could read are for detection to retry, not for this
             logger.info("event %s is already on %s: nothing to re-embed", event_id, model)
             return ReembedResult(event_id, model, previous, changed=False)
         job_id = _take_job(conn, event_id, model, settings, worker)
@@ -135,24 +139,33 @@ def _take_job(conn: psycopg.Connection, event_id: uuid.UUID, model: str, setting
 def _run(conn: psycopg.Connection, settings: Settings, event_id: uuid.UUID, model: str, previous: str | None,
          todo: list[dict[str, Any]], job_id: uuid.UUID, worker: str) -> ReembedResult:
     logger.info("re-embedding %d photos of event %s with %s (was %s)", len(todo), event_id, model, previous)
-    analyses = _analyse(settings, model, todo)
+    analyses, skipped = _analyse(settings, model, todo)
     with conn.transaction():
         if not lock_event_row(conn, event_id):
             raise ReembedError(f"face recognition was turned off for event {event_id} meanwhile")
         lock_event_face_data(conn, event_id)
         current = media_to_reembed(conn, event_id, model)
-        analyses.update(_analyse(settings, model, [m for m in current if m["id"] not in analyses]))
-        result = _replace(conn, event_id, model, previous, [analyses[m["id"]] for m in current], job_id)
+        late, late_skipped = _analyse(settings, model, [m for m in current
+                                                        if m["id"] not in analyses and m["id"] not in skipped])
+        analyses.update(late)
+        skipped |= late_skipped
+        result = _replace(conn, event_id, model, previous, [analyses[m["id"]] for m in current if m["id"] in analyses],
+                          job_id, len(skipped))
         if complete_job(conn, job_id, worker, result.summary()) is None:
             raise ReembedError(f"re-embedding job {job_id} was settled by someone else (face recognition turned "
                                "off?); nothing was changed")
     return result
 
 
-def _analyse(settings: Settings, model: str, media: Sequence[dict[str, Any]]) -> dict[uuid.UUID, NewAnalysis]:
-    """Every photo analysed with ``model``; one unreadable photo refuses the whole run (its faces hold user work)."""
+def _analyse(settings: Settings, model: str,
+             media: Sequence[dict[str, Any]]) -> tuple[dict[uuid.UUID, NewAnalysis], set[uuid.UUID]]:
+    """The photos analysed with ``model``, and those skipped: unreadable photos no pack analysed before.
+
+    An unreadable photo that another pack did analyse refuses the whole run: its faces may
+    hold user work, and they would go without successors.
+    """
     if not media:
-        return {}
+        return {}, set()
     analyzer = get_analyzer(dataclasses.replace(settings, model_pack=model))
     analyzer.load()   # a missing model file: one clear error before any photo
 
@@ -164,19 +177,22 @@ def _analyse(settings: Settings, model: str, media: Sequence[dict[str, Any]]) ->
         return NewAnalysis(row["id"], analysis.width, analysis.height, analysis.faces)
 
     with ThreadPoolExecutor(ANALYSIS_THREADS) as pool:
-        outcomes = list(pool.map(analyse, media))
-    failures = [o for o in outcomes if isinstance(o, str)]
-    if failures:
-        raise ReembedError(f"{len(failures)} of {len(media)} photos could not be analysed with {model}, so their "
+        outcomes = dict(zip((row["id"] for row in media), pool.map(analyse, media), strict=True))
+    blocking = [error for row in media if row["analysed_before"] and isinstance(error := outcomes[row["id"]], str)]
+    if blocking:
+        raise ReembedError(f"{len(blocking)} of {len(media)} photos could not be analysed with {model}, so their "
                            f"faces would be lost; nothing was changed. Fix or delete them and run again: "
-                           + "; ".join(failures[:5]))
-    return {o.media_id: o for o in outcomes if isinstance(o, NewAnalysis)}
+                           + "; ".join(blocking[:5]))
+    skipped = {media_id for media_id, outcome in outcomes.items() if isinstance(outcome, str)}
+    if skipped:
+        logger.warning("%d photos no pack could read are skipped", len(skipped))
+    return {m: o for m, o in outcomes.items() if isinstance(o, NewAnalysis)}, skipped
 
 
 def _replace(conn: psycopg.Connection, event_id: uuid.UUID, model: str, previous: str | None,
-             analyses: list[NewAnalysis], job_id: uuid.UUID) -> ReembedResult:
+             analyses: list[NewAnalysis], job_id: uuid.UUID, skipped: int) -> ReembedResult:
     """Swap the faces and hand the user work from old faces to the new faces that match them."""
-    olds = old_faces(conn, event_id, model)
+    olds = old_faces(conn, event_id, model, [a.media_id for a in analyses])
     representative_of = representatives(conn, event_id)
     new_ids = replace_event_faces(conn, event_id, model, analyses)
     old_by_media: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
@@ -203,4 +219,4 @@ def _replace(conn: psycopg.Connection, event_id: uuid.UUID, model: str, previous
         logger.warning("%d faces with user work were not found again by %s", lost, model)
     return ReembedResult(event_id, model, previous, changed=True, media=len(analyses), old_faces=len(olds),
                          new_faces=sum(len(ids) for ids in new_ids), matched=len(new_of), carried=len(carried),
-                         lost=lost, job_id=job_id)
+                         lost=lost, skipped=skipped, job_id=job_id)

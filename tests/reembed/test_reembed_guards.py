@@ -84,13 +84,16 @@ def test_a_running_clustering_makes_it_refuse_and_it_blocks_new_clusterings(reem
 
 
 def test_an_unreadable_photo_refuses_the_run_and_changes_nothing(reembed_env: Settings, scene: Scene) -> None:
-    gone = make_media(scene.db, scene.event, storage_path="file:///nonexistent/photo.jpg")
-    # The scene's other photos are not real images: leave only the missing one to analyse.
+    # The scene's photos were never analysed (their detection failed, say) and cannot be read: skipped.
     scene.db.execute("delete from media_analyses where event_id = %s", (scene.event,))
+    scene.db.execute("update media set storage_path = 'file:///nonexistent/' || id || '.jpg' where event_id = %s",
+                     (scene.event,))
+    # This one was analysed by the old pack and is gone from storage since: the run must not drop its faces.
+    gone = make_media(scene.db, scene.event, storage_path="file:///nonexistent/photo.jpg")
     scene.db.execute("insert into media_analyses (media_id, model, event_id, face_count) values (%s, %s, %s, 0)",
                      (gone, OLD_PACK, scene.event))
     faces_before = snapshot(scene.db, scene.event)
-    with pytest.raises(ReembedError, match=f"could not be analysed with {NEW_PACK}.*{gone}: not_found"):
+    with pytest.raises(ReembedError, match=f"1 of 16 photos could not be analysed with {NEW_PACK}.*{gone}: not_found"):
         reembed_event(reembed_env, scene.event, NEW_PACK)
     assert snapshot(scene.db, scene.event) == faces_before
     job = scene.db.execute("select status, error from ml_jobs where job_type = 'reembed'").fetchone()
