@@ -6,7 +6,7 @@
 # One image keeps the deployed parts on the same code and models; the ML libraries are
 # needed by detection and clustering anyway, and the functions pay only disk, not memory.
 #
-# Build:  docker build --build-arg MODEL_PACK=yunet-dlib -t facecluster .
+# Build:  docker build --build-arg MODEL_PACK=yunet-reid256 -t facecluster .
 # Expected size: about 0.9 GB uncompressed, 0.3 GB compressed (docs/deployment.md).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -61,7 +61,7 @@ RUN pip install --no-deps -e . \
 # EXTRA_MODEL_PACKS (space-separated) are the packs of events not yet re-embedded after
 # MODEL_PACK changed: their new photos are still analysed with their own pack.
 FROM builder AS models
-ARG MODEL_PACK=yunet-dlib
+ARG MODEL_PACK=yunet-reid256
 ARG EXTRA_MODEL_PACKS=""
 ENV FACECLUSTER_MODEL_DIR=/opt/facecluster/models \
     FACECLUSTER_DATA_DIR=/tmp/facecluster
@@ -70,13 +70,13 @@ RUN for pack in "$MODEL_PACK" $EXTRA_MODEL_PACKS; do facecluster models fetch "$
 # ---------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
 
-ARG MODEL_PACK=yunet-dlib
+ARG MODEL_PACK=yunet-reid256
 LABEL org.opencontainers.image.title="facecluster" \
       org.opencontainers.image.description="Face detection and clustering backend (Cloud Run service, functions, job)" \
       org.opencontainers.image.source="facecluster" \
       facecluster.model-pack="${MODEL_PACK}"
 
-# No compiler, no apt packages: opencv-python-headless needs no libGL, onnxruntime,
+# No compiler, no apt packages: opencv-python-headless needs no libGL, onnxruntime, openvino,
 # dlib-bin and pillow-heif bring their own shared libraries in their wheels.
 RUN groupadd --system --gid 10001 facecluster \
  && useradd --system --uid 10001 --gid facecluster --home-dir /app --shell /usr/sbin/nologin facecluster

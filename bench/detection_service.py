@@ -62,7 +62,7 @@ def deployment_env(concurrency: int) -> dict[str, str]:
         "FACECLUSTER_MODEL_DIR": str(MODELS_DIR),
         "ORT_INTRA_OP_THREADS": "1",
         "THREADS": str(concurrency),
-        "RECOGNIZER_THREADS": str(os.cpu_count() or 1),  # one recogniser worker process per vCPU
+        "RECOGNIZER_THREADS": str(os.cpu_count() or 1),  # one recogniser thread (dlib: process) per vCPU
         "LOG_LEVEL": "INFO",
     }
 
@@ -145,7 +145,9 @@ def _detect_jobs(database_url: str, paths: list[Path], name: str) -> list[bytes]
     """An enabled event with a media row and a detect job per image; the push bodies naming them."""
     from shared.db.connection import connect
     from shared.messages import DetectMessage
+    from shared.settings import get_settings
 
+    model = get_settings().model_pack  # the pack both sides run (MODEL_PACK, default: the default pack)
     bodies = []
     with connect(database_url, autocommit=True) as conn:
         event_id = conn.execute("insert into events (owner_id, name, face_recognition_enabled) "
@@ -154,10 +156,10 @@ def _detect_jobs(database_url: str, paths: list[Path], name: str) -> list[bytes]
             media_id = conn.execute("insert into media (event_id, storage_path) values (%s, %s) returning id",
                                     (event_id, path.as_uri())).fetchone()["id"]
             job_id = conn.execute("insert into ml_jobs (job_type, event_id, media_id, model) "
-                                  "values ('detect', %s, %s, 'yunet-dlib') returning id",
-                                  (event_id, media_id)).fetchone()["id"]
+                                  "values ('detect', %s, %s, %s) returning id",
+                                  (event_id, media_id, model)).fetchone()["id"]
             message = DetectMessage(job_id=job_id, event_id=event_id, media_id=media_id, image=path.as_uri(),
-                                    model="yunet-dlib")
+                                    model=model)
             bodies.append(json.dumps({"message": {"data": base64.b64encode(message.to_bytes()).decode(),
                                                   "messageId": str(len(bodies))},
                                       "subscription": "projects/bench/subscriptions/detect"}).encode())

@@ -4,7 +4,7 @@ detection service. Defined once here so publisher and consumer cannot drift apar
 Wire form (the Pub/Sub message ``data``, UTF-8 JSON)::
 
     {"version": 1, "job_id": "<uuid>", "event_id": "<uuid>", "media_id": "<uuid>",
-     "image": "<location>", "model": "yunet-dlib"}
+     "image": "<location>", "model": "yunet-reid256"}
 
 ``image`` says where the bytes are: ``storage://<bucket>/<path>`` (Supabase Storage; the
 worker signs a short-lived URL right before fetching, so a message that waited in the queue

@@ -106,7 +106,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("CALLBACK_SECRET", str, None, "a string (the app's ML_CALLBACK_SECRET)",
         "Shared secret of ml-callback."),
     # Face analysis
-    Var("MODEL_PACK", str, "yunet-dlib", "yunet-dlib | scrfd-dlib | scrfd25-dlib | buffalo_l",
+    Var("MODEL_PACK", str, "yunet-reid256",
+        "yunet-reid256 | yunet-reid256-int8 | yunet-dlib | scrfd-dlib | scrfd25-dlib | buffalo_l",
         "Detector + recogniser pack."),
     Var("FACECLUSTER_MODEL_DIR", Path, None, "a directory",
         "Where model files are (checked by SHA-256). Unset: <FACECLUSTER_DATA_DIR>/models."),
@@ -121,7 +122,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("FETCH_TIMEOUT_SECONDS", _bounded(float, 0.1), 30.0, "seconds", "Image download timeout."),
     Var("ORT_INTRA_OP_THREADS", _bounded(int, 0), 0, "an integer (0 = onnxruntime decides)",
         "onnxruntime intra-op threads."),
-    Var("RECOGNIZER_THREADS", _bounded(int, 1), 1, "an integer", "Threads embedding faces per image."),
+    Var("RECOGNIZER_THREADS", _bounded(int, 1), 1, "an integer",
+        "Threads embedding faces per image (OpenVINO inference threads; dlib: worker processes)."),
     # Clustering
     Var("MIN_CLUSTER_SIZE", _bounded(int, 2), None, "an integer >= 2",
         "HDBSCAN min_cluster_size; unset: the model's default."),

@@ -15,9 +15,10 @@ resource "google_cloud_run_v2_service" "detect" {
   template {
     service_account = google_service_account.detect.email
     timeout         = "${var.detect_ack_deadline_seconds}s"
-    # CPU-bound: dlib's recogniser runs in one worker process per vCPU (RECOGNIZER_THREADS), and
-    # two requests per vCPU keep them busy while other requests decode and detect (measured:
-    # 2 workers with 4 images in flight double the throughput of one at a time, at ~770 MiB).
+    # CPU-bound: the recogniser gets one thread per vCPU (RECOGNIZER_THREADS; dlib packs: one worker
+    # process per vCPU), and two requests per vCPU keep the cores busy while other requests
+    # fetch, decode and detect (measured with dlib: 2 workers with 4 images in flight double the
+    # throughput of one at a time).
     max_instance_request_concurrency = 2 * var.detect_cpu
     labels                           = var.labels
 

@@ -59,7 +59,7 @@ locals {
     DET_SIZE                  = var.det_size
     ORT_INTRA_OP_THREADS      = "1"
     THREADS                   = tostring(2 * var.detect_cpu) # gunicorn threads = request concurrency
-    RECOGNIZER_THREADS        = tostring(var.detect_cpu)     # recogniser worker processes
+    RECOGNIZER_THREADS        = tostring(var.detect_cpu)     # recogniser threads (dlib: worker processes)
     PUSH_AUTH_AUDIENCE        = local.detect_audience
     PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.push.email
     }, var.detection_threshold == null ? {} : {

@@ -27,11 +27,11 @@ variable "artifact_repository" {
 variable "model_pack" {
   description = "Model pack baked into the image (build argument MODEL_PACK); must match the pack Cloud Build builds with (_MODEL_PACK)."
   type        = string
-  default     = "yunet-dlib"
+  default     = "yunet-reid256"
 
   validation {
-    condition     = contains(["yunet-dlib", "scrfd-dlib", "scrfd25-dlib", "buffalo_l"], var.model_pack)
-    error_message = "model_pack must be one of yunet-dlib, scrfd-dlib, scrfd25-dlib, buffalo_l."
+    condition     = contains(["yunet-reid256", "yunet-reid256-int8", "yunet-dlib", "scrfd-dlib", "scrfd25-dlib", "buffalo_l"], var.model_pack)
+    error_message = "model_pack must be one of yunet-reid256, yunet-reid256-int8, yunet-dlib, scrfd-dlib, scrfd25-dlib, buffalo_l."
   }
 }
 

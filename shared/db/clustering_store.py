@@ -3,7 +3,7 @@
 Every query filters on ``model``: embeddings of different models share the ``embedding``
 column and must never be compared. Nearest-neighbour queries use exactly the expression and
 predicate of the partial HNSW indexes (``embedding::vector(128) <=> %s::vector(128)`` with
-``vector_dims(embedding) = 128``, and the 512 one), so PostgreSQL can use them.
+``vector_dims(embedding) = 128``, and the 256 and 512 ones), so PostgreSQL can use them.
 
 :func:`write_clustering` runs inside the caller's transaction, which must hold
 :func:`shared.db.events.lock_event_face_data`: persons, memberships, face counts,
@@ -23,7 +23,7 @@ import psycopg
 from shared.db.face_tags import sync_face_tags
 from shared.db.person_actions import refresh_persons
 
-SUPPORTED_DIMENSIONS = (128, 512)
+SUPPORTED_DIMENSIONS = (128, 256, 512)
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,8 @@ class _JobRun:
                 analyzer = get_analyzer(dataclasses.replace(self.settings, model_pack=self.model))
                 analysis = analyzer.analyze(fetch_image(self.image, self.settings))
                 logger.info("Detected %d faces", len(analysis.faces),
-                            extra={"faces": len(analysis.faces), "width": analysis.width, "height": analysis.height})
+                            extra={"faces": len(analysis.faces), "dropped_faces": analysis.dropped,
+                                   "width": analysis.width, "height": analysis.height})
                 return self._store(analysis)
         except (ImageFetchError, ImageError) as exc:
             return self._fail_permanently(f"{exc.code}: {exc}")

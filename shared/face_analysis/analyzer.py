@@ -11,11 +11,14 @@ at least the recogniser's full-detail width, decoded again only when that needs 
 
 from __future__ import annotations
 
+import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from shared.face_analysis.alignment import AlignmentError
 from shared.face_analysis.decode import open_image
 from shared.face_analysis.detectors import Detection, Detector, create_detector, fit_scale
 from shared.face_analysis.packs import get_pack, verify_pack
@@ -24,6 +27,8 @@ from shared.face_analysis.recognizers import Recognizer, create_recognizer
 from shared.face_analysis.results import Face, ImageAnalysis
 from shared.face_analysis.thumbnails import face_thumbnail
 from shared.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 
 class FaceAnalyzer:
@@ -63,7 +68,7 @@ class FaceAnalyzer:
                                              self.threshold, settings.det_size, settings.ort_intra_op_threads)
             self._recognizer = create_recognizer(
                 self._pack.recognizer, tuple(paths[f.path] for f in self._pack.recognizer_files),
-                settings.recognizer_threads, settings.ort_intra_op_threads)
+                self._pack.embedding_dim, settings.recognizer_threads, settings.ort_intra_op_threads)
 
     def close(self) -> None:
         """Stop recogniser worker processes (the process-wide instance lives until exit)."""
@@ -86,12 +91,25 @@ class FaceAnalyzer:
 
         needed = max(self._recognizer.full_detail_face_px / (d.box[2] - d.box[0]) for d in detections)
         pixels, scale = image.pixels(min(1.0, needed))
-        in_pixels = [d.scaled(scale) for d in detections]
-        chips = [self._recognizer.align(pixels, d) for d in in_pixels]
-        embeddings = self._recognizer.embed(chips)
+        aligned = self._align(pixels, detections, scale)
+        embeddings = self._recognizer.embed([chip for _, _, chip in aligned.kept])
         faces = [self._face(d, p, chip, embedding, pixels, image.width, image.height)
-                 for d, p, chip, embedding in zip(detections, in_pixels, chips, embeddings, strict=True)]
-        return ImageAnalysis(image.width, image.height, faces)
+                 for (d, p, chip), embedding in zip(aligned.kept, embeddings, strict=True)]
+        return ImageAnalysis(image.width, image.height, faces, aligned.dropped)
+
+    def _align(self, pixels: np.ndarray, detections: list[Detection], scale: float) -> _Aligned:
+        """Chips of the faces that can be aligned; the others are dropped, logged and counted by reason."""
+        assert self._recognizer is not None
+        aligned = _Aligned([], {})
+        for detection in detections:
+            in_pixels = detection.scaled(scale)
+            try:
+                aligned.kept.append((detection, in_pixels, self._recognizer.align(pixels, in_pixels)))
+            except AlignmentError as error:
+                logger.info("Dropped a face: %s", error, extra={"reason": error.reason,
+                                                                 "box": [round(float(v)) for v in detection.box]})
+                aligned.dropped[error.reason] = aligned.dropped.get(error.reason, 0) + 1
+        return aligned
 
     def _face(self, detection: Detection, in_pixels: Detection, chip: np.ndarray, embedding: np.ndarray,
               pixels: np.ndarray, width: int, height: int) -> Face:
@@ -106,6 +124,12 @@ class FaceAnalyzer:
             model=self._pack.id,
             thumbnail=face_thumbnail(pixels, in_pixels.box),
         )
+
+
+@dataclass
+class _Aligned:
+    kept: list[tuple[Detection, Detection, np.ndarray]]  # (in the original image, in pixels, chip)
+    dropped: dict[str, int]                               # faces left out, by reason
 
 
 def _short_side(box: np.ndarray) -> float:

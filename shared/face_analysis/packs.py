@@ -5,7 +5,7 @@ because embeddings from different packs are not comparable. Every file is checke
 its SHA-256 before it is loaded: a truncated download or a swapped file would otherwise give
 plausible-looking but wrong embeddings, which is much worse than refusing to start.
 
-ONNX files live under ``FACECLUSTER_MODEL_DIR`` with the same relative paths as in
+ONNX and OpenVINO IR files live under ``FACECLUSTER_MODEL_DIR`` with the same relative paths as in
 ``../shared/models``. dlib's files come from the installed ``face-recognition-models``
 package, located without importing it (its ``__init__`` needs ``pkg_resources``).
 """
@@ -22,6 +22,7 @@ from shared.face_analysis.errors import ModelFilesError
 INSIGHTFACE_RELEASE = "https://github.com/deepinsight/insightface/releases/download/v0.7"
 OPENCV_ZOO_YUNET = ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
                     "face_detection_yunet_2023mar.onnx")
+OPEN_MODEL_ZOO = "https://storage.openvinotoolkit.org/repositories/open_model_zoo/2023.0/models_bin/1"
 DLIB_MODELS_PACKAGE = "face_recognition_models"
 DLIB_MODELS_REQUIREMENT = "face-recognition-models==0.3.0"
 
@@ -49,7 +50,7 @@ class ModelPack:
     id: str
     detector: str  # "yunet" | "scrfd"
     detector_file: ModelFile
-    recognizer: str  # "dlib_resnet" | "arcface"
+    recognizer: str  # "dlib_resnet" | "arcface" | "intel_reid"
     recognizer_files: tuple[ModelFile, ...]
     embedding_dim: int
     default_threshold: float
@@ -81,8 +82,31 @@ DLIB_SHAPE_5 = ModelFile("shape_predictor_5_face_landmarks.dat",
 DLIB_RESNET = ModelFile("dlib_face_recognition_resnet_model_v1.dat",
                         "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", "dlib_package")
 
+
+def _intel_reid_files(precision: str, xml_sha256: str, bin_sha256: str) -> tuple[ModelFile, ModelFile]:
+    """The IR of face-reidentification-retail-0095 at one precision: the graph (.xml), then its weights (.bin)."""
+    name = "face-reidentification-retail-0095"
+    return tuple(ModelFile(f"{name}/{precision}/{name}.{ext}", digest, "model_dir",
+                           url=f"{OPEN_MODEL_ZOO}/{name}/{precision}/{name}.{ext}")
+                 for ext, digest in (("xml", xml_sha256), ("bin", bin_sha256)))  # type: ignore[return-value]
+
+
+INTEL_REID_FP16 = _intel_reid_files("FP16", "ce53d2c9c08c0bd1c1660fb8a5b6d0e3e4ec19eb92f1036d2d83a85e83082dce",
+                                    "241229ca3d206321868d46ce74a3c0b06c49cea58db7dc70b2e842ff287545d1")
+INTEL_REID_INT8 = _intel_reid_files("FP16-INT8", "06626e796a2c308f5ff32b3045d5587ad5a83ba62a63797bb7e10c735a6da1fc",
+                                    "b422592479d85804b7bb52c37f4663f3ef33ac9f2154d6072f09c2e251890aec")
+
 _DLIB_LICENCE = "dlib ResNet + 5-point shape predictor: public domain (CC0)"
+_INTEL_REID_LICENCE = "YuNet: MIT; Intel face-reidentification-retail-0095: Apache-2.0"
+# FP16 and FP16-INT8 are separate packs, not a switch of one pack: the pack id is stored on every
+# face and compared before any distance, and the INT8 embedding of a face lies at a distance of
+# 0.14 (median; up to 0.34) from its FP16 one (771 labelled faces of ../shared/data/faces), a good
+# part of the 0.95 merge distance: an event must not hold both under one id.
 PACKS: dict[str, ModelPack] = {pack.id: pack for pack in (
+    ModelPack("yunet-reid256", "yunet", YUNET, "intel_reid", INTEL_REID_FP16, 256, 0.5, _INTEL_REID_LICENCE,
+              commercial_use=True),
+    ModelPack("yunet-reid256-int8", "yunet", YUNET, "intel_reid", INTEL_REID_INT8, 256, 0.5, _INTEL_REID_LICENCE,
+              commercial_use=True),
     ModelPack("yunet-dlib", "yunet", YUNET, "dlib_resnet", (DLIB_SHAPE_5, DLIB_RESNET), 128, 0.5,
               f"YuNet: MIT; {_DLIB_LICENCE}", commercial_use=True),
     ModelPack("scrfd-dlib", "scrfd", SCRFD_500M, "dlib_resnet", (DLIB_SHAPE_5, DLIB_RESNET), 128, 0.5,
@@ -95,7 +119,7 @@ PACKS: dict[str, ModelPack] = {pack.id: pack for pack in (
               "InsightFace buffalo_l (SCRFD-10G + ArcFace R50): non-commercial research only",
               commercial_use=False),
 )}
-DEFAULT_PACK = "yunet-dlib"
+DEFAULT_PACK = "yunet-reid256"
 
 
 def get_pack(pack_id: str) -> ModelPack:

@@ -30,8 +30,13 @@ class Face:
 
 @dataclass(frozen=True)
 class ImageAnalysis:
-    """The faces of one image, with the image's size after EXIF orientation."""
+    """The faces of one image, with the image's size after EXIF orientation.
+
+    ``dropped`` counts detections left out by reason (``too_small_to_align`` ...): a face whose
+    chip could not be cut is never embedded, and the count says that it was there.
+    """
 
     width: int
     height: int
     faces: list[Face]
+    dropped: dict[str, int] = field(default_factory=dict)

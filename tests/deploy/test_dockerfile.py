@@ -129,8 +129,8 @@ def test_image_installs_exactly_the_runtime_and_ml_dependencies(dockerfile):
 def test_model_pack_is_chosen_by_build_argument_and_verified_at_build(dockerfile):
     _, stages = dockerfile
     models = next(stage for stage in stages if stage.name == "models")
-    assert "MODEL_PACK=yunet-dlib" in models.all("ARG")
-    assert DEFAULT_PACK == "yunet-dlib"
+    assert f"MODEL_PACK={DEFAULT_PACK}" in models.all("ARG")
+    assert f"MODEL_PACK={DEFAULT_PACK}" in stages[-1].all("ARG")
     # `facecluster models fetch` downloads and checks every file's SHA-256 (then verify_pack).
     assert 'EXTRA_MODEL_PACKS=""' in models.all("ARG")
     assert models.all("RUN") == ['for pack in "$MODEL_PACK" $EXTRA_MODEL_PACKS; do facecluster models fetch "$pack" '

@@ -18,12 +18,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from shared.db.connection import connect
+from shared.face_analysis.packs import DEFAULT_PACK
 from shared.messages import DetectMessage
 from shared.settings import REPO_ROOT, get_settings
 from tests.factories import make_event, make_media
 from tests.support.callbacks import CallbackRecorder
 
-MODEL = "yunet-dlib"
+MODEL = DEFAULT_PACK  # the service as deployed by default
 FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 
 

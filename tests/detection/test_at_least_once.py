@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from shared.db.connection import connect
 from shared.db.faces import store_media_faces
+from shared.face_analysis.packs import get_pack
 from shared.settings import REPO_ROOT, get_settings
 from tests.detection.conftest import MODEL, detect_app, face_count, job_row, make_detect_job
 from tests.support.callbacks import CallbackRecorder
@@ -42,7 +43,7 @@ def stand_in_faces(count: int, seed: int = 0) -> list[StandInFace]:
     rng = np.random.default_rng(seed)
     faces = []
     for _ in range(count):
-        embedding = rng.normal(size=128).astype(np.float32)
+        embedding = rng.normal(size=get_pack(MODEL).embedding_dim).astype(np.float32)
         faces.append(StandInFace((10, 20, 110, 140), ((40, 60), (80, 60), (60, 85), (45, 110), (75, 110)),
                                  0.98, 0.8, embedding / np.linalg.norm(embedding), b"\xff\xd8thumb"))
     return faces
@@ -137,13 +138,13 @@ sys.path.insert(0, sys.argv[5])
 from shared.db.connection import connect
 from shared.db.faces import store_media_faces
 from shared.db.jobs import claim_job
-from tests.detection.test_at_least_once import stand_in_faces
+from tests.detection.test_at_least_once import MODEL, stand_in_faces
 
 url, event_id, media_id, job_id = sys.argv[1:5]
 with connect(url) as conn:
     claim_job(conn, uuid.UUID(job_id), "doomed-worker", 600)
     conn.commit()
-    store_media_faces(conn, event_id=uuid.UUID(event_id), media_id=uuid.UUID(media_id), model="yunet-dlib",
+    store_media_faces(conn, event_id=uuid.UUID(event_id), media_id=uuid.UUID(media_id), model=MODEL,
                       width=1366, height=768, faces=stand_in_faces(2))
     os.kill(os.getpid(), signal.SIGKILL)   # killed mid-image: faces written, transaction not committed
 """

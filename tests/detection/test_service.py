@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from shared.db.connection import connect
+from shared.face_analysis.packs import get_pack
 from shared.log import JsonFormatter
 from tests.detection.conftest import (
     MODEL,
@@ -57,7 +58,7 @@ def test_happy_path_stores_faces_completes_job_and_signals(
         assert face["event_id"] == case.event_id and face["model"] == MODEL and face["person_id"] is None
         assert len(face["bbox"]) == 4 and len(face["landmarks"]) == 10
         embedding = face["embedding"].to_numpy()
-        assert embedding.shape == (128,) and abs(float((embedding**2).sum()) - 1) < 1e-3
+        assert embedding.shape == (get_pack(MODEL).embedding_dim,) and abs(float((embedding**2).sum()) - 1) < 1e-3
         assert face["thumbnail"][:2] == b"\xff\xd8"
     analysis = db.execute("select * from media_analyses where media_id = %s", (case.media_id,)).fetchone()
     assert (analysis["face_count"], analysis["width"], analysis["height"]) == (4, 1366, 768)

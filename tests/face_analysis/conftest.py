@@ -24,8 +24,16 @@ def settings_for(models_dir: Path, **environ: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def analyzer(models_dir: Path) -> Iterator[FaceAnalyzer]:
-    """The default pack (yunet-dlib) at its default settings."""
+    """The default pack (yunet-reid256) at its default settings."""
     face_analyzer = FaceAnalyzer(settings_for(models_dir))
+    yield face_analyzer
+    face_analyzer.close()
+
+
+@pytest.fixture(scope="session")
+def dlib_analyzer(models_dir: Path) -> Iterator[FaceAnalyzer]:
+    """The dlib pack (yunet-dlib): the same detector as the default, dlib's recogniser."""
+    face_analyzer = FaceAnalyzer(settings_for(models_dir, MODEL_PACK="yunet-dlib"))
     yield face_analyzer
     face_analyzer.close()
 

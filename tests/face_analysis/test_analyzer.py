@@ -55,12 +55,12 @@ def test_face_carries_box_landmarks_quality_embedding_and_thumbnail(analyzer: Fa
         assert right_eye[0] < nose[0] < left_eye[0] and mouth_right[0] < mouth_left[0]  # image-left first
         assert max(right_eye[1], left_eye[1]) < nose[1] < min(mouth_right[1], mouth_left[1])
         assert 0.5 <= face.det_score <= 1 and 0 < face.quality <= 1
-        assert face.embedding.dtype == np.float32 and face.embedding.shape == (128,)
+        assert face.embedding.dtype == np.float32 and face.embedding.shape == (256,)
         assert np.linalg.norm(face.embedding) == pytest.approx(1.0, abs=1e-5)
-        assert face.model == "yunet-dlib"
+        assert face.model == "yunet-reid256"
         thumbnail = Image.open(io.BytesIO(face.thumbnail))
         assert thumbnail.format == "JPEG" and max(thumbnail.size) == 112
-    assert analyzer.embedding_dim == 128 and analyzer.pack_id == "yunet-dlib"
+    assert analyzer.embedding_dim == 256 and analyzer.pack_id == "yunet-reid256"
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,11 @@ def test_event_size_jpeg_gives_the_same_faces_as_the_original(analyzer: FaceAnal
         assert float(match.embedding @ face.embedding) > 0.95
 
 
+@pytest.mark.parametrize("analyzer_fixture", ["analyzer", "dlib_analyzer"])
 def test_same_person_embeddings_are_closer_than_different_people(
-        analyzer: FaceAnalyzer, faces_data_dir: Path, dev_manifest: list[dict[str, str]]) -> None:
+        analyzer_fixture: str, request: pytest.FixtureRequest, faces_data_dir: Path,
+        dev_manifest: list[dict[str, str]]) -> None:
+    analyzer: FaceAnalyzer = request.getfixturevalue(analyzer_fixture)
     by_identity: dict[str, list[dict[str, str]]] = {}
     for row in dev_manifest:
         by_identity.setdefault(row["identity"], []).append(row)
@@ -171,15 +174,15 @@ def test_scrfd_packs_find_the_labelled_faces(models_dir: Path, faces_data_dir: P
     assert face.model == pack and face.embedding.shape == (128,)
 
 
-def test_recogniser_worker_processes_give_the_same_embeddings(models_dir: Path, analyzer: FaceAnalyzer,
-                                                              faces_data_dir: Path) -> None:
+def test_dlib_worker_processes_give_the_same_embeddings(models_dir: Path, dlib_analyzer: FaceAnalyzer,
+                                                        faces_data_dir: Path) -> None:
     photo = faces_data_dir / "group_photos/images/faceapi_bbt1.jpg"
-    pooled = FaceAnalyzer(settings_for(models_dir, RECOGNIZER_THREADS="2"))
+    pooled = FaceAnalyzer(settings_for(models_dir, MODEL_PACK="yunet-dlib", RECOGNIZER_THREADS="2"))
     try:
         in_pool = pooled.analyze_path(photo).faces
     finally:
         pooled.close()
-    in_process = analyzer.analyze_path(photo).faces
+    in_process = dlib_analyzer.analyze_path(photo).faces
     assert len(in_pool) == len(in_process) == 4
     for a, b in zip(in_pool, in_process, strict=True):
         assert a.bbox == b.bbox

@@ -31,8 +31,8 @@ def test_analyze_prints_a_line_per_face_and_an_error_per_bad_image(
     assert len(records) == 2
     for record in records:
         assert set(record) == {"path", "bbox", "landmarks", "score", "quality", "model", "embedding"}
-        assert record["path"] == good and record["model"] == "yunet-dlib"
-        assert len(record["bbox"]) == 4 and len(record["landmarks"]) == 5 and len(record["embedding"]) == 128
+        assert record["path"] == good and record["model"] == "yunet-reid256"
+        assert len(record["bbox"]) == 4 and len(record["landmarks"]) == 5 and len(record["embedding"]) == 256
         assert np.linalg.norm(record["embedding"]) == pytest.approx(1.0, abs=1e-4)
     not_an_image, truncated = err.splitlines()
     assert not_an_image == f"{text}: not_an_image: the data is not an image in a known format"

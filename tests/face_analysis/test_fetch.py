@@ -19,7 +19,7 @@ import pytest
 
 from shared.face_analysis import ModelFilesError
 from shared.face_analysis.fetch import fetch_pack
-from shared.face_analysis.packs import PACKS, ModelFile, verify_pack
+from shared.face_analysis.packs import OPEN_MODEL_ZOO, PACKS, ModelFile, verify_pack
 
 
 @pytest.fixture
@@ -67,3 +67,26 @@ def test_fetch_refuses_a_file_with_the_wrong_checksum(release: tuple[str, Path],
                                               r"http://127\.0\.0\.1:\d+/yunet\.onnx has sha256 \w+, expected 8f2383e4"):
         fetch_pack(pack, target)
     assert list((target / "yunet_sface").iterdir()) == []  # nothing that looks installed
+
+
+def test_fetch_gets_the_default_pack_from_intels_release(release: tuple[str, Path], models_dir: Path,
+                                                        tmp_path: Path) -> None:
+    """The Open Model Zoo layout (<model>/<precision>/<model>.xml|.bin) served locally, and the
+    pack's real URLs rewritten to it: the same paths under another host."""
+    base, folder = release
+    pack = PACKS["yunet-reid256"]
+    assert [f.url for f in pack.recognizer_files] == [
+        f"https://storage.openvinotoolkit.org/repositories/open_model_zoo/2023.0/models_bin/1/"
+        f"face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.{ext}" for ext in ("xml", "bin")]
+    for model_file in pack.recognizer_files:
+        served = folder / model_file.url.removeprefix(OPEN_MODEL_ZOO + "/")
+        served.parent.mkdir(parents=True, exist_ok=True)
+        served.write_bytes((models_dir / model_file.path).read_bytes())
+    target = tmp_path / "models"
+    (target / pack.detector_file.path).parent.mkdir(parents=True)
+    (target / pack.detector_file.path).write_bytes((models_dir / pack.detector_file.path).read_bytes())
+    local = dataclasses.replace(pack, recognizer_files=tuple(
+        dataclasses.replace(f, url=f.url.replace(OPEN_MODEL_ZOO, base)) for f in pack.recognizer_files))
+    fetched = fetch_pack(local, target)
+    assert fetched == [target / f.path for f in pack.recognizer_files]
+    assert len(verify_pack(pack, target)) == 3

@@ -7,19 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from shared.face_analysis import PACKS, FaceAnalyzer, ModelFilesError, get_pack, gpu_available
+from shared.face_analysis import DEFAULT_PACK, PACKS, FaceAnalyzer, ModelFilesError, get_pack, gpu_available
 from shared.face_analysis.packs import dlib_models_dir, sha256_of, verify_pack
 from shared.face_analysis.sessions import providers
 from tests.face_analysis.conftest import settings_for
 
 
 def test_shared_models_match_the_pinned_checksums(models_dir: Path) -> None:
-    sums = dict(reversed(line.split()) for line in (models_dir / "SHA256SUMS").read_text().splitlines())
+    sums = {}
+    for folder in (models_dir, models_dir / "face-reidentification-retail-0095"):  # each SHA256SUMS is relative
+        for line in (folder / "SHA256SUMS").read_text().splitlines():
+            digest, path = line.split()
+            sums[str((folder / path).relative_to(models_dir))] = digest
     pinned = {f.path: f.sha256 for pack in PACKS.values() for f in pack.files if f.location == "model_dir"}
+    assert len(sums) == 7
     for path, digest in sums.items():
         assert pinned[path] == digest
-    for pack_id in ("yunet-dlib", "scrfd-dlib", "scrfd25-dlib"):
-        assert len(verify_pack(get_pack(pack_id), models_dir)) == 3
+    for pack_id in PACKS:
+        if pack_id != "buffalo_l":
+            assert len(verify_pack(get_pack(pack_id), models_dir)) == 3
 
 
 def test_dlib_files_come_from_the_installed_package_and_never_the_68_point_model() -> None:
@@ -34,9 +40,9 @@ def test_missing_file_names_it_its_checksum_and_the_fetch_command(tmp_path: Path
     with pytest.raises(ModelFilesError) as caught:
         analyzer.analyze(b"not even read")
     assert str(caught.value) == (
-        f"model file {tmp_path}/yunet_sface/face_detection_yunet_2023mar.onnx is missing (pack yunet-dlib, "
+        f"model file {tmp_path}/yunet_sface/face_detection_yunet_2023mar.onnx is missing (pack yunet-reid256, "
         "expected sha256 8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4); "
-        "fetch it with: facecluster models fetch yunet-dlib")
+        "fetch it with: facecluster models fetch yunet-reid256")
     assert analyzer.model_loaded is False
 
 
@@ -59,12 +65,14 @@ def test_buffalo_l_is_described_but_its_files_are_not_here(models_dir: Path) -> 
 
 
 def test_unknown_pack_lists_the_known_ones() -> None:
-    with pytest.raises(ModelFilesError, match="unknown model pack 'nope': expected one of yunet-dlib, scrfd-dlib"):
+    with pytest.raises(ModelFilesError,
+                       match="unknown model pack 'nope': expected one of yunet-reid256, yunet-reid256-int8, "):
         get_pack("nope")
 
 
-def test_only_the_default_pack_is_fit_for_commercial_use() -> None:
-    assert [p.id for p in PACKS.values() if p.commercial_use] == ["yunet-dlib"]
+def test_only_the_yunet_packs_are_fit_for_commercial_use() -> None:
+    assert [p.id for p in PACKS.values() if p.commercial_use] == ["yunet-reid256", "yunet-reid256-int8", "yunet-dlib"]
+    assert get_pack(DEFAULT_PACK).commercial_use
 
 
 def test_gpu_availability_follows_onnxruntime() -> None:

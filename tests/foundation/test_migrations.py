@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -64,24 +65,32 @@ def test_guide_verification_queries(db) -> None:
     assert column == {"data_type": "boolean", "column_default": "false"}
 
 
-def test_embeddings_of_two_models_coexist_and_the_index_serves_nearest_neighbour_queries(db) -> None:
+EMBEDDING_INDEXES = {128: ("yunet-dlib", "idx_faces_embedding"), 256: ("yunet-reid256", "idx_faces_embedding_256"),
+                     512: ("buffalo_l", "idx_faces_embedding_512")}
+
+
+@pytest.mark.parametrize("dim", sorted(EMBEDDING_INDEXES))
+def test_embeddings_of_several_models_coexist_and_each_dimension_has_its_index(db, dim: int) -> None:
     from tests.factories import make_event, make_media
 
     event = make_event(db)
     media = make_media(db, event)
-    for model, dim in (("yunet-dlib", 128), ("buffalo_l", 512)):
+    models = [(model, size) for size, (model, _) in EMBEDDING_INDEXES.items()] + [("yunet-reid256-int8", 256)]
+    for model, size in models:
         for i in range(3):
-            vector = [0.0] * dim
+            vector = [0.0] * size
             vector[i] = 1.0
             db.execute("insert into faces (event_id, media_id, model, bbox, landmarks, det_score, quality, embedding)"
                        " values (%s, %s, %s, %s, %s, 0.9, 0.8, %s)",
                        (event, media, model, [0, 0, 10, 10], [1.0] * 10, str(vector)))
+    model, index = EMBEDDING_INDEXES[dim]
     db.execute("set enable_seqscan = off")
-    query = ("select model from faces where model = 'yunet-dlib' and vector_dims(embedding) = 128"
-             " order by embedding::vector(128) <=> %s::vector(128) limit 1")
-    plan = "\n".join(r["QUERY PLAN"] for r in db.execute("explain " + query, (str([1.0] + [0.0] * 127),)))
-    assert "idx_faces_embedding" in plan
-    assert db.execute(query, (str([1.0] + [0.0] * 127),)).fetchone()["model"] == "yunet-dlib"
+    query = (f"select model from faces where model = %s and vector_dims(embedding) = {dim}"
+             f" order by embedding::vector({dim}) <=> %s::vector({dim}) limit 1")
+    probe = str([1.0] + [0.0] * (dim - 1))
+    plan = "\n".join(r["QUERY PLAN"] for r in db.execute("explain " + query, (model, probe)))
+    assert re.search(rf"Index Scan using {index}\b", plan), plan
+    assert db.execute(query, (model, probe)).fetchone()["model"] == model
 
 
 def test_migrating_a_database_without_pgvector_fails_with_a_clear_message(plain_postgres_url: str) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from shared.cli import main
+from shared.face_analysis.packs import DEFAULT_PACK
 from shared.settings import Settings, SettingsError
 
 
 def test_defaults_need_no_configuration() -> None:
     settings = Settings.from_env({})
     assert settings.database_url is None
-    assert settings.model_pack == "yunet-dlib"
+    assert settings.model_pack == DEFAULT_PACK == "yunet-reid256"
     assert settings.det_size == (1280, 1280)
     assert settings.min_cluster_size is None  # chosen per embedding model by the clustering code
 
