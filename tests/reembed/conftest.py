@@ -12,11 +12,13 @@ import pytest
 from shared.clustering.service import cluster_event
 from shared.db.faces import ensure_detect_job
 from shared.detection.service import run_detect_job
+from shared.face_analysis.packs import DEFAULT_PACK
 from shared.settings import Settings, get_settings
 from tests.factories import make_event, make_media
 
 OLD_PACK = "yunet-dlib"
-NEW_PACK = "scrfd-dlib"
+NEW_PACK = DEFAULT_PACK        # the switch this exists for: dlib to Intel's re-identification network
+OTHER_DETECTOR_PACK = "scrfd-dlib"   # a switch whose detector draws other boxes
 
 
 @pytest.fixture

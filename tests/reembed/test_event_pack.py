@@ -68,7 +68,7 @@ def test_a_reembedding_during_the_analysis_makes_the_photo_analysed_again_with_t
 
     monkeypatch.setattr(service, "fetch_image", fetch_while_the_event_moves)
     first = service.run_detect_job(job_id, photo.as_uri(), reembed_env)
-    assert first.status == "retry" and "re-embedded with scrfd-dlib" in first.detail["error"]
+    assert first.status == "retry" and f"re-embedded with {NEW_PACK}" in first.detail["error"]
     assert _models(db, "faces", event_id) == set()
     monkeypatch.setattr(service, "fetch_image", fetch)
     again = service.run_detect_job(job_id, photo.as_uri(), reembed_env)   # Pub/Sub's redelivery
