@@ -16,6 +16,10 @@ create table if not exists public.event_face_models (
   updated_at timestamptz not null default now()
 );
 
+-- Members may read which pack their event is on; only the backend writes it (Supabase grants
+-- every privilege on a new table to the API roles, and RLS alone would leave anon its grant).
+revoke all on table public.event_face_models from anon, authenticated;
+grant select on table public.event_face_models to authenticated;
 alter table public.event_face_models enable row level security;
 drop policy if exists event_face_models_member_read on public.event_face_models;
 create policy event_face_models_member_read on public.event_face_models for select to authenticated
