@@ -7,7 +7,7 @@
 # needed by detection and clustering anyway, and the functions pay only disk, not memory.
 #
 # Build:  docker build --build-arg MODEL_PACK=yunet-reid256 -t facecluster .
-# Expected size: about 0.9 GB uncompressed, 0.3 GB compressed (docs/deployment.md).
+# Expected size: about 1.0 GB uncompressed, 0.35 GB compressed (README, "The image").
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -41,6 +41,13 @@ print("\n".join(p["dependencies"] + p["optional-dependencies"]["ml"]))' > /tmp/r
 ARG DLIB_UNUSED_MODELS="shape_predictor_68_face_landmarks.dat mmod_human_face_detector.dat"
 RUN models_dir="$(python -c 'import face_recognition_models, os; print(os.path.dirname(face_recognition_models.__file__))')/models" \
  && for name in $DLIB_UNUSED_MODELS; do rm -f "$models_dir/$name"; done
+
+# The openvino wheel carries readers for TensorFlow, TF Lite, PyTorch, PaddlePaddle, JAX, GGUF and
+# ONNX models and a plugin for Intel NPUs (~30 MB together). The recogniser is an OpenVINO IR run
+# on the CPU (or an Intel GPU), so only the IR reader and the CPU/GPU plugins are kept.
+ARG OPENVINO_UNUSED_LIBS="tensorflow_frontend tensorflow_lite_frontend pytorch_frontend paddle_frontend jax_frontend gguf_frontend onnx_frontend intel_npu_plugin"
+RUN openvino_libs="$(python -c 'import openvino, os; print(os.path.dirname(openvino.__file__))')/libs" \
+ && for name in $OPENVINO_UNUSED_LIBS; do rm -f "$openvino_libs/libopenvino_$name".so*; done
 
 # The code. The package is installed editable: migrations and other data files are found
 # relative to the source tree (/app), which is copied as a whole into the final stage.

@@ -16,7 +16,7 @@ import pytest
 
 from shared.clustering.incremental import assign_new_faces
 from shared.clustering.service import cluster_event
-from shared.face_analysis import FaceAnalyzer
+from shared.face_analysis import DEFAULT_PACK, FaceAnalyzer
 from shared.settings import Settings, get_settings
 from tests.clustering.db_faces import add_faces, persons_of
 from tests.factories import make_event, make_media
@@ -39,19 +39,20 @@ def photos(faces_data_dir: Path, models_dir: Path) -> dict[str, tuple[np.ndarray
     with (faces_data_dir / "dev2_manifest.csv").open() as stream:
         rows = list(csv.DictReader(stream))
     packs = [FaceAnalyzer(Settings.from_env({"FACECLUSTER_MODEL_DIR": str(models_dir), "MODEL_PACK": pack}))
-             for pack in ("yunet-reid256", "yunet-reid256-int8")]
+             for pack in (DEFAULT_PACK, "yunet-reid256-int8")]
     return {person: tuple(np.stack([labelled_embedding(analyzer, faces_data_dir, row)
                                    for row in [r for r in rows if r["identity"] == person][:PHOTOS_EACH]])
                          for analyzer in packs)
            for person in PEOPLE}
 
 
-def test_256d_faces_cluster_and_attach_by_their_own_model_only(db, photos) -> None:
+def test_256d_faces_cluster_and_attach_by_their_own_model_only(db, photos, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODEL_PACK", DEFAULT_PACK)  # this folder's other tests run with yunet-dlib
+    get_settings.cache_clear()
     settings = get_settings()
-    assert settings.model_pack == "yunet-reid256"
     event = make_event(db)
     clustered = {person: add_faces(db, event, [make_media(db, event) for _ in range(PHOTOS_EACH - 1)],
-                                   fp16[:-1], model="yunet-reid256")
+                                   fp16[:-1], model=DEFAULT_PACK)
                  for person, (fp16, _) in photos.items()}
     cluster_event(db, event, settings)
     persons = {person: set(persons_of(db, faces)) - {None} for person, faces in clustered.items()}
@@ -61,7 +62,7 @@ def test_256d_faces_cluster_and_attach_by_their_own_model_only(db, photos) -> No
     person = PEOPLE[0]
     fp16, int8 = photos[person]
     media = make_media(db, event)
-    new = add_faces(db, event, [media], fp16[-1:], model="yunet-reid256")[0]
+    new = add_faces(db, event, [media], fp16[-1:], model=DEFAULT_PACK)[0]
     twin = add_faces(db, event, [make_media(db, event)], int8[-1:], model="yunet-reid256-int8")[0]
     assert assign_new_faces(db, event, [new, twin], settings) == 1
     assert persons_of(db, [new, twin]) == [next(iter(persons[person])), None]

@@ -4,6 +4,7 @@ No Docker engine runs on these machines, so the image itself is not built here."
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -149,6 +150,31 @@ def test_pruned_dlib_files_are_none_the_packs_use(dockerfile):
     assert pruned
     used = {file.path for pack in PACKS.values() for file in pack.files if file.location == "dlib_package"}
     assert used and not pruned & used
+
+
+def test_openvino_still_runs_the_default_recogniser_without_the_pruned_libraries(dockerfile, tmp_path, models_dir):
+    """The Dockerfile's pruning applied to a copy of the installed openvino package, which must
+    then still read, reshape and run the default pack's IR, in a fresh interpreter."""
+    import openvino
+
+    builder = dockerfile[1][0]
+    arg = next(a for a in builder.all("ARG") if a.startswith("OPENVINO_UNUSED_LIBS="))
+    pruned = arg.partition("=")[2].strip('"').split()
+    assert pruned and not {"ir_frontend", "intel_cpu_plugin", "intel_gpu_plugin"} & set(pruned)
+    copy = tmp_path / "openvino"
+    shutil.copytree(Path(openvino.__file__).parent, copy, symlinks=True)
+    removed = [lib for name in pruned for lib in (copy / "libs").glob(f"libopenvino_{name}.so*")]
+    assert len(removed) >= len(pruned)
+    for lib in removed:
+        lib.unlink()
+    network = models_dir / PACKS[DEFAULT_PACK].recognizer_files[0].path
+    script = ("import numpy as np, openvino as ov, sys; assert ov.__file__.startswith(sys.argv[2]); "
+              "m = ov.Core().read_model(sys.argv[1]); m.reshape({m.input(0): ov.PartialShape([-1, 3, 128, 128])}); "
+              "print(ov.Core().compile_model(m, 'CPU')(np.zeros((2, 3, 128, 128), np.float32))[0].shape)")
+    run = subprocess.run([sys.executable, "-c", script, str(network), str(copy)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "(2, 256, 1, 1)"
 
 
 def test_port_health_check_and_entrypoint(final):

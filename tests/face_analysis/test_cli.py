@@ -48,6 +48,12 @@ def test_analyze_without_embeddings_and_with_another_pack(
 
 
 def test_models_verify(model_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "verify"]) == 0  # MODEL_PACK: the default, Intel's IR beside YuNet
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "yunet-reid256: all 3 file(s) match their SHA-256"
+    assert lines[1].endswith("face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.xml")
+    assert main(["models", "verify", "yunet-reid256-int8"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "yunet-reid256-int8: all 3 file(s) match their SHA-256"
     assert main(["models", "verify", "scrfd25-dlib"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "scrfd25-dlib: all 3 file(s) match their SHA-256"
     assert main(["models", "verify", "buffalo_l"]) == 1

@@ -18,7 +18,7 @@ import pytest
 from shared.cluster_runner import use_cluster_runner
 from shared.db.connection import get_pool
 from shared.settings import REPO_ROOT, get_settings
-from tests.functions.world import World, build_world
+from tests.functions.world import MODEL, World, build_world
 from tests.support.pubsub_emulator import PubsubEmulator, pubsub_emulator  # noqa: F401 (a fixture)
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -42,6 +42,7 @@ def api_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("CALLBACK_SECRET", CALLBACK_SECRET)
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", APP_ORIGIN)
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")
+    monkeypatch.setenv("MODEL_PACK", MODEL)  # the world's faces are dlib-like 128-d vectors (world.py)
     get_settings.cache_clear()
     yield
     get_pool().close()  # before the test database is dropped
