@@ -2,10 +2,12 @@
 
 The rule (one place, used after every change to persons or face memberships): a tag
 ``(media, user, source='face')`` exists exactly while some face on that media belongs to an
-active person linked to that user. Recomputing it for the affected media, instead of adding
-and removing tags at each call site, is what keeps merges, removals, re-clustering and
-purges consistent: a face leaving a person removes a tag only when no other face of that
-user supports it, and ``manual`` tags are never read or written here.
+active person linked to that user, and that user may be recognised in the event (a member who
+has not opted out: ``may_be_recognised``, which the database enforces on every new face tag).
+Recomputing it for the affected media, instead of adding and removing tags at each call site,
+is what keeps merges, removals, re-clustering and purges consistent: a face leaving a person
+removes a tag only when no other face of that user supports it, and ``manual`` tags are never
+read or written here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ _SUPPORTED_TAGS = """
       from faces f
       join face_persons p on p.id = f.person_id
      where p.status = 'active' and p.linked_user_id is not null
-       and f.media_id = any(%(media_ids)s)
+       and f.media_id = any(%(media_ids)s) and may_be_recognised(f.event_id, p.linked_user_id)
      order by f.media_id, p.linked_user_id, p.face_count desc, p.id
 """
 

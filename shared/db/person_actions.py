@@ -11,7 +11,8 @@ person and face tags always follow the links (``shared.db.face_tags``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -41,6 +42,23 @@ def lock_persons(conn: psycopg.Connection, event_id: uuid.UUID,
             raise PersonActionError("not_found", "person_not_found", f"no person {person_id} in this event",
                                     "person_id")
     return found
+
+
+# The database refuses a link to a user who may not be recognised in the event (migration
+# 20261129003300). The API checks first; this catches the races (the user left or opted out
+# meanwhile) and a merge handing the secondary's stale link to the target.
+_LINK_RULE = "face_persons_link_recognisable"
+
+
+@contextmanager
+def _link_rule() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.errors.CheckViolation as exc:
+        if exc.diag.constraint_name != _LINK_RULE:
+            raise
+        raise PersonActionError("conflict", "user_not_linkable", "the user is not a member of this event or "
+                                "has erased their face data in it", "user_id") from None
 
 
 def _require_not_merged(person: dict[str, Any], field: str = "person_id") -> None:
@@ -83,8 +101,9 @@ def assign(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, 
                     (event_id, user_id)).fetchone():
         raise PersonActionError("conflict", "user_opted_out", "this member erased their face data in this event "
                                 "and cannot be linked until they opt back in", "user_id")
-    conn.execute("update face_persons set linked_user_id = %s, updated_at = now() where id = %s",
-                 (user_id, person_id))
+    with _link_rule():
+        conn.execute("update face_persons set linked_user_id = %s, updated_at = now() where id = %s",
+                     (user_id, person_id))
     return _finish(conn, [person_id])
 
 
@@ -119,14 +138,15 @@ def merge(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, i
     conn.execute(
         "update faces set person_id = %s, updated_at = now() where person_id = %s",
         (into_person_id, person_id))
-    conn.execute(
-        """
-        update face_persons
-           set linked_user_id = coalesce(linked_user_id, %(link)s),
-               display_name = coalesce(display_name, %(name)s), updated_at = now()
-         where id = %(target)s
-        """,
-        {"target": into_person_id, "link": source["linked_user_id"], "name": source["display_name"]})
+    with _link_rule():
+        conn.execute(
+            """
+            update face_persons
+               set linked_user_id = coalesce(linked_user_id, %(link)s),
+                   display_name = coalesce(display_name, %(name)s), updated_at = now()
+             where id = %(target)s
+            """,
+            {"target": into_person_id, "link": source["linked_user_id"], "name": source["display_name"]})
     # Earlier merges into the secondary now point at the target: chains stay one step long.
     conn.execute("update face_persons set merged_into = %s, updated_at = now() where merged_into = %s",
                  (into_person_id, person_id))

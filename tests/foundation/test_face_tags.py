@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from shared.db.face_tags import sync_face_tags
-from tests.factories import make_event, make_media
+from tests.factories import add_member, make_event, make_media
 
 
 def _face(db, event, media, person):
@@ -21,7 +21,7 @@ def _tags(db):
 
 def test_tags_follow_links_and_leave_manual_tags_alone(db) -> None:
     event = make_event(db)
-    user, other_user = uuid.uuid4(), uuid.uuid4()
+    user, other_user = add_member(db, event), uuid.uuid4()
     m1, m2 = make_media(db, event), make_media(db, event)
     p1, p2 = (db.execute("insert into face_persons (event_id, model, linked_user_id) values (%s, 'yunet-dlib', %s)"
                          " returning id", (event, user)).fetchone()["id"] for _ in range(2))
@@ -47,7 +47,7 @@ def test_tags_follow_links_and_leave_manual_tags_alone(db) -> None:
 
 def test_a_manual_tag_is_never_converted_or_removed(db) -> None:
     event = make_event(db)
-    user = uuid.uuid4()
+    user = add_member(db, event)
     media = make_media(db, event)
     person = db.execute("insert into face_persons (event_id, model, linked_user_id) values (%s, 'yunet-dlib', %s)"
                         " returning id", (event, user)).fetchone()["id"]
