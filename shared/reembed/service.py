@@ -113,7 +113,7 @@ def reembed_event(settings: Settings, event_id: uuid.UUID, pack: str | None = No
         with log_context(job_id=job_id):
             try:
                 result = _run(conn, settings, event_id, model, previous, todo, job_id, worker)
-            except Exception as exc:
+            except BaseException as exc:   # Ctrl-C too: a failed row frees the event for the next run at once
                 fail_job(conn, job_id, worker, f"{type(exc).__name__}: {exc}"[:1000])
                 raise
     logger.info("event re-embedded", extra=result.summary())
