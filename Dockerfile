@@ -65,11 +65,14 @@ RUN pip install --no-deps -e . \
 # The selected model pack, downloaded at build time and checked against its pinned SHA-256
 # by `facecluster models fetch` (the build fails on a mismatch). Nothing is downloaded at
 # run time: a cold start never waits on, or trusts, the network for weights.
+# EXTRA_MODEL_PACKS (space-separated) are the packs of events not yet re-embedded after
+# MODEL_PACK changed: their new photos are still analysed with their own pack.
 FROM builder AS models
 ARG MODEL_PACK=yunet-reid256
+ARG EXTRA_MODEL_PACKS=""
 ENV FACECLUSTER_MODEL_DIR=/opt/facecluster/models \
     FACECLUSTER_DATA_DIR=/tmp/facecluster
-RUN facecluster models fetch "$MODEL_PACK"
+RUN for pack in "$MODEL_PACK" $EXTRA_MODEL_PACKS; do facecluster models fetch "$pack" || exit 1; done
 
 # ---------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

@@ -1,7 +1,7 @@
 """When to cluster an event, and starting it exactly once.
 
 The rule (computed from the database alone, see :func:`shared.db.cluster_state.cluster_state`),
-for the current model pack:
+for the event's model pack (:mod:`shared.db.event_models`):
 
 * **First clustering**: once the event has at least ``MIN_FACES`` (10) faces and at least
   ``MIN_SETTLED_SHARE`` (80 %) of its image media are settled (analysed, or failed for good).
@@ -35,6 +35,7 @@ from shared.db.cluster_state import (
 )
 from shared.db.connection import transaction
 from shared.db.enqueue import cluster_job_in_flight, create_cluster_job
+from shared.db.event_models import event_model
 from shared.db.jobs import PRIORITIES, fail_job
 from shared.db.ratelimit import delete_expired_windows
 from shared.enqueue import detect_messages
@@ -108,14 +109,14 @@ def maybe_start_clustering(settings: Settings, event_id: uuid.UUID) -> TriggerRe
     """Start clustering of the event if the rule says so (at most one start however many callers)."""
     with transaction() as conn:
         lock_cluster_decision(conn, event_id)
-        state = cluster_state(conn, event_id, settings.model_pack)
+        model = event_model(conn, event_id, settings.model_pack)
+        state = cluster_state(conn, event_id, model)
         if state is None:
             return TriggerResult(False, "no such event")
         decision = decide(state)
         job_id = None
         if decision.start:
-            job_id = create_cluster_job(conn, event_id, settings.model_pack, PRIORITIES["normal"],
-                                        settings.job_max_attempts)
+            job_id = create_cluster_job(conn, event_id, model, PRIORITIES["normal"], settings.job_max_attempts)
     if job_id is None:
         return TriggerResult(False, decision.reason if not decision.start else "a clustering is in flight")
     start_cluster_run(settings, event_id, job_id)
@@ -130,7 +131,7 @@ def sweep(settings: Settings) -> dict[str, int]:
     with transaction() as conn:
         stale_clusters = stale_cluster_jobs(conn, STALE_CLUSTER_SECONDS)
         stale_detects = stale_detect_jobs(conn, STALE_DETECT_SECONDS, SWEEP_DETECT_LIMIT)
-        events = events_with_pending_faces(conn, settings.model_pack, SWEEP_EVENT_LIMIT)
+        events = events_with_pending_faces(conn, SWEEP_EVENT_LIMIT)
         delete_expired_windows(conn, RATE_LIMIT_RETENTION_SECONDS)
     restarted = 0
     for job in stale_clusters:
@@ -156,7 +157,8 @@ def start_clustering_now(settings: Settings, event_id: uuid.UUID, priority: int)
     """An organiser's explicit request: start unless a clustering of the event is already in flight."""
     with transaction() as conn:
         lock_cluster_decision(conn, event_id)
-        job_id = create_cluster_job(conn, event_id, settings.model_pack, priority, settings.job_max_attempts)
+        job_id = create_cluster_job(conn, event_id, event_model(conn, event_id, settings.model_pack), priority,
+                                    settings.job_max_attempts)
         running = None if job_id else cluster_job_in_flight(conn, event_id)
     if job_id is None:
         return TriggerResult(False, "a clustering is in flight", running)

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.db.connection import transaction
 from shared.db.enqueue import create_detect_jobs, event_media, fail_unpublished_jobs, forget_analyses
+from shared.db.event_models import event_model
 from shared.db.events import lock_event_face_data
 from shared.messages import DetectMessage
 from shared.pubsub import get_detect_publisher
@@ -56,9 +57,9 @@ def detect_messages(jobs: Iterable[Mapping[str, Any]], settings: Settings) -> li
 def enqueue_detection(settings: Settings, event_id: uuid.UUID, media_ids: Collection[uuid.UUID] | None,
                       priority: int, force: bool) -> DetectEnqueueResult:
     """Create and publish detect jobs for the event's media (all of them when ``media_ids`` is None)."""
-    model = settings.model_pack
     result = DetectEnqueueResult()
     with transaction() as conn:
+        model = event_model(conn, event_id, settings.model_pack)
         media = event_media(conn, event_id, model, media_ids)
         if media_ids is not None and len(media) != len(set(media_ids)):
             raise UnknownMediaError(set(media_ids) - {row["id"] for row in media})

@@ -5,6 +5,7 @@ locals {
 
   detect_service_name = "face-detect"
   cluster_job_name    = "face-cluster"
+  reembed_job_name    = "face-reembed"
   detect_topic_name   = "ml-detect"
 
   # The app's HTTP functions: Cloud Run service name => functions-framework target.
@@ -35,6 +36,7 @@ locals {
     detect    = ["CALLBACK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL"]
     functions = ["CALLBACK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL", "SUPABASE_JWT_SECRET"]
     cluster   = ["CALLBACK_SECRET", "DATABASE_URL"]
+    reembed   = ["SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL"] # runs as the detect identity (reembed.tf)
   }
 
   # Plain (non-secret) environment every component reads; names are shared/settings.py's.
@@ -60,6 +62,14 @@ locals {
     RECOGNIZER_THREADS        = tostring(var.detect_cpu)     # recogniser threads (dlib: worker processes)
     PUSH_AUTH_AUDIENCE        = local.detect_audience
     PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.push.email
+    }, var.detection_threshold == null ? {} : {
+    DETECTION_THRESHOLD = tostring(var.detection_threshold)
+  })
+
+  reembed_env = merge(local.common_env, {
+    DET_SIZE             = var.det_size
+    ORT_INTRA_OP_THREADS = "1"
+    RECOGNIZER_THREADS   = tostring(var.reembed_cpu)
     }, var.detection_threshold == null ? {} : {
     DETECTION_THRESHOLD = tostring(var.detection_threshold)
   })

@@ -33,6 +33,11 @@ output "cluster_job" {
   value       = google_cloud_run_v2_job.cluster.name
 }
 
+output "reembed_job" {
+  description = "Cloud Run Job that moves one event to another model pack (run by an operator)."
+  value       = google_cloud_run_v2_job.reembed.name
+}
+
 output "secret_ids" {
   description = "Secret Manager secrets to fill with `gcloud secrets versions add`, by the variable they become."
   value       = { for name, secret in google_secret_manager_secret.app : name => secret.secret_id }

@@ -173,6 +173,26 @@ variable "cluster_max_retries" {
   default     = 2
 }
 
+# --- Re-embedding job (face-reembed) --------------------------------------------------
+
+variable "reembed_cpu" {
+  description = "vCPUs of the re-embedding task (analyses every photo of one event, like face-detect)."
+  type        = number
+  default     = 2
+}
+
+variable "reembed_memory_mib" {
+  description = "Memory of the re-embedding task in MiB: the new pack's models and the event's new faces with their thumbnails."
+  type        = number
+  default     = 4096
+}
+
+variable "reembed_task_timeout_seconds" {
+  description = "Timeout of one re-embedding task: about 0.1-0.2 s per photo on 2 vCPU, so an hour covers an event of 10,000 photos."
+  type        = number
+  default     = 3600
+}
+
 variable "min_cluster_size" {
   description = "MIN_CLUSTER_SIZE (HDBSCAN); null keeps the model's default."
   type        = number

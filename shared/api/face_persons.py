@@ -22,6 +22,7 @@ from shared.api.auth import AuthenticatedUser
 from shared.api.http import bool_param, int_param, uuid_param
 from shared.api.roles import require_event_role
 from shared.db.connection import transaction
+from shared.db.event_models import event_model
 from shared.db.persons_read import count_unassigned, list_persons, list_unassigned, sample_faces
 from shared.settings import get_settings
 
@@ -63,9 +64,9 @@ def list_event_persons(user: AuthenticatedUser, params: dict[str, Any]) -> tuple
     include_merged = bool_param(params, "include_merged")
     include_unassigned = bool_param(params, "include_unassigned")
     unassigned_limit = int_param(params, "unassigned_limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    model = get_settings().model_pack
     with transaction() as conn:
         require_event_role(conn, event_id, user.user_id, "member")
+        model = event_model(conn, event_id, get_settings().model_pack)
         rows, total = list_persons(conn, event_id, model, include_merged=include_merged, limit=limit, offset=offset)
         samples: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for sample in sample_faces(conn, [row["id"] for row in rows], SAMPLE_FACES):

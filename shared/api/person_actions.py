@@ -21,6 +21,7 @@ from shared.api.http import ApiError, bool_param, choice_param, invalid, uuid_pa
 from shared.api.roles import require_event_role
 from shared.db import person_actions
 from shared.db.connection import transaction
+from shared.db.event_models import unpin_event_model
 from shared.db.events import is_event_member, lock_event_face_data, lock_event_row, set_face_recognition_enabled
 from shared.db.gdpr import opt_back_in, purge_event_face_data, purge_user_face_data
 from shared.db.jobs import fail_open_jobs
@@ -125,6 +126,7 @@ def _set_face_recognition(conn: psycopg.Connection, event_id: uuid.UUID, user: A
     else:
         body["jobs_cancelled"] = fail_open_jobs(conn, event_id, "face recognition was turned off")
         body["purged"] = purge_event_face_data(conn, user.user_id, event_id)
+        unpin_event_model(conn, event_id)
         logger.info("face recognition disabled; event face data purged",
                     extra={"event_id": str(event_id), **body["purged"]})
     return body

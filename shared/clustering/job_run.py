@@ -22,6 +22,7 @@ from shared.callback_client import JobOutcome, send_callback
 from shared.clustering.service import cluster_event
 from shared.db.connection import connect, resolve_database_url
 from shared.db.enqueue import create_cluster_job
+from shared.db.event_models import event_model
 from shared.db.jobs import ClaimOutcome, claim_job, complete_job, fail_job
 from shared.log import log_context
 from shared.settings import Settings
@@ -53,7 +54,7 @@ def run_cluster_job(settings: Settings, event_id: uuid.UUID, job_id: uuid.UUID |
     lease = max(settings.job_lease_seconds, MIN_LEASE_SECONDS)
     with connect(resolve_database_url(settings), autocommit=True) as conn:
         if job_id is None:
-            job_id = create_cluster_job(conn, event_id, settings.model_pack, priority=1,
+            job_id = create_cluster_job(conn, event_id, event_model(conn, event_id, settings.model_pack), priority=1,
                                         max_attempts=settings.job_max_attempts)
             if job_id is None:
                 return _skipped(None, "a clustering of this event is already in flight; not starting another")
@@ -70,9 +71,8 @@ def run_cluster_job(settings: Settings, event_id: uuid.UUID, job_id: uuid.UUID |
             if claim.job["event_id"] != event_id:
                 fail_job(conn, job_id, worker, f"job belongs to event {claim.job['event_id']}, not {event_id}")
                 return _failed(job_id, event_id, settings, "job and event id disagree")
-            model = claim.job["model"] or settings.model_pack
-            try:
-                result = cluster_event(conn, event_id, settings, model)
+            try:  # the event's pack: a re-embedding may have moved the event since the row was created
+                result = cluster_event(conn, event_id, settings)
             except Exception as exc:
                 logger.exception("clustering failed")
                 reason = f"{type(exc).__name__}: {exc}"[:1000]

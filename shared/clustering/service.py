@@ -27,6 +27,7 @@ from shared.clustering.params import ClusteringParams, params_for_model
 from shared.clustering.reconcile import FaceState, PersonState, ResolvedPlan, reconcile
 from shared.clustering.representative import representative_index
 from shared.db import clustering_store as store
+from shared.db.event_models import event_model
 from shared.db.events import lock_event_face_data
 from shared.settings import Settings
 
@@ -74,9 +75,9 @@ def cluster_faces(embeddings: np.ndarray, quality: np.ndarray, photo_ids: np.nda
 
 def cluster_event(conn: psycopg.Connection, event_id: uuid.UUID, settings: Settings,
                   model: str | None = None) -> ClusteringResult:
-    """Re-cluster the event's faces of ``model`` (default: ``MODEL_PACK``) keeping user work."""
-    model = model or settings.model_pack
+    """Re-cluster the event's faces of ``model`` (default: the event's pack) keeping user work."""
     with conn.transaction():
+        model = model or event_model(conn, event_id, settings.model_pack)
         data = store.load_event_faces(conn, event_id, model)
         persons_before = {row["id"]: row["status"] for row in store.load_persons(conn, event_id, model)}
     params = params_for_model(model, settings, data.embeddings.shape[1] or None)

@@ -29,7 +29,7 @@ class ClusterState:
     assigned_faces: int                   # of those: in a person
     last_clustered_at: datetime | None    # start of the last completed clustering (None: never)
     new_unassigned_faces: int             # unassigned faces created after that start (all, if never)
-    cluster_in_flight: bool
+    cluster_in_flight: bool               # a clustering or re-embedding of the event is in flight
     last_failure_age_seconds: float | None  # since the last failed clustering after the last completed one
 
 
@@ -64,7 +64,7 @@ def cluster_state(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> 
                (select count(*) from faces f where f.event_id = e.id and f.model = %(model)s and f.person_id is null
                    and ((select at from last_done) is null or f.created_at > (select at from last_done)))
                    as new_unassigned_faces,
-               exists (select 1 from ml_jobs j where j.event_id = e.id and j.job_type = 'cluster'
+               exists (select 1 from ml_jobs j where j.event_id = e.id and j.job_type in ('cluster', 'reembed')
                          and j.status in ('pending', 'processing')) as cluster_in_flight,
                (select extract(epoch from now() - max(j.completed_at)) from ml_jobs j
                  where j.event_id = e.id and j.job_type = 'cluster' and j.status = 'failed'
@@ -81,15 +81,18 @@ def cluster_state(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> 
     return ClusterState(**{**row, "last_failure_age_seconds": float(age) if age is not None else None})
 
 
-def events_with_pending_faces(conn: psycopg.Connection, model: str, limit: int) -> list[uuid.UUID]:
-    """Events with face recognition on and unassigned faces: the ones a sweep re-evaluates."""
+def events_with_pending_faces(conn: psycopg.Connection, limit: int) -> list[uuid.UUID]:
+    """Events with face recognition on and unassigned faces: the ones a sweep re-evaluates.
+
+    Of any model: each event is evaluated with its own (``shared.db.event_models``).
+    """
     return [row["event_id"] for row in conn.execute(
         """
         select f.event_id from faces f join events e on e.id = f.event_id
-         where e.face_recognition_enabled and f.model = %s and f.person_id is null
+         where e.face_recognition_enabled and f.person_id is null
          group by f.event_id order by min(f.created_at) limit %s
         """,
-        (model, limit))]
+        (limit,))]
 
 
 def stale_cluster_jobs(conn: psycopg.Connection, older_than_seconds: int) -> list[dict[str, Any]]:

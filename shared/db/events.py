@@ -57,6 +57,12 @@ def lock_event_face_data(conn: psycopg.Connection, event_id: uuid.UUID) -> None:
     conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_EVENT_LOCK_NAMESPACE, str(event_id)))
 
 
+def face_recognition_state(conn: psycopg.Connection, event_id: uuid.UUID) -> bool | None:
+    """Whether the event wants faces; None when there is no such event."""
+    row = conn.execute("select face_recognition_enabled from events where id = %s", (event_id,)).fetchone()
+    return None if row is None else bool(row["face_recognition_enabled"])
+
+
 def lock_event_row(conn: psycopg.Connection, event_id: uuid.UUID) -> bool:
     """Lock the event row for a change of its flag (waits for faces being stored); return the flag."""
     row = conn.execute("select face_recognition_enabled from events where id = %s for no key update",

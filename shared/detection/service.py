@@ -4,11 +4,12 @@ The flow of one job (:func:`run_detect_job`)::
 
     claim the lease ── done / busy / exhausted / missing → answer without work
         │ claimed
-    event still wants faces? media still there? already analysed by this model? → settle the job
+    event still wants faces? media still there? already analysed by the event's pack? → settle the job
         │
-    fetch → analyse        (no database connection held meanwhile)
+    fetch → analyse with the event's pack   (no database connection held meanwhile)
         │
-    one transaction: lock media+event, store faces + media_analyses (once), complete the job
+    one transaction: lock media+event, check the event's pack, store faces + media_analyses (once),
+                     complete the job
         │
     assign the new faces to known persons; signal ml-callback
 
@@ -17,10 +18,19 @@ two workers from *doing* the same work at once. Permanent problems (bad image, m
 object, disabled event) fail the job and acknowledge; transient ones give the lease back and
 ask for a redelivery. The outcome is committed before ml-callback hears of it, so a lost
 callback never loses data.
+
+Which pack: the event's (:mod:`shared.db.event_models`), not necessarily ``MODEL_PACK`` nor the
+job's: after ``MODEL_PACK`` changes, events analysed before keep their pack until an operator
+re-embeds them, so their new photos are analysed with it (one analyser per pack, loaded on
+first use). An event without faces yet takes the job's pack, and is pinned to it by the
+transaction that stores its first faces. A re-embedding that moves the event while an image
+is being analysed makes the store refuse those faces and ask for a redelivery, which
+analyses the image with the event's new pack.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -34,10 +44,11 @@ import psycopg
 from shared.callback_client import JobOutcome, send_callback
 from shared.clustering.incremental import assign_new_faces
 from shared.db.connection import DatabaseUnavailableError, get_pool, transaction
+from shared.db.event_models import event_model, pin_event_model
 from shared.db.faces import media_analysis, media_state, store_media_faces
 from shared.db.jobs import ClaimOutcome, claim_job, complete_job, fail_job, get_job, release_job
 from shared.detection.outcome import DeliveryResult, Disposition, ack, reject, retry
-from shared.face_analysis import FaceAnalyzer, ImageAnalysis, ImageError, get_analyzer
+from shared.face_analysis import ImageAnalysis, ImageError, ModelFilesError, get_analyzer
 from shared.log import log_context
 from shared.messages import DetectMessage
 from shared.settings import Settings
@@ -61,19 +72,22 @@ def run_detect_job(job_id: uuid.UUID, image: str, settings: Settings,
     ``expected`` is the message that named the job: a message that disagrees with its job row
     is rejected without touching the job.
     """
-    return _JobRun(job_id, image, settings, get_analyzer(settings), expected).run()
+    return _JobRun(job_id, image, settings, expected).run()
+
+
+class EventMovedError(Exception):
+    """The event was re-embedded with another pack while its image was being analysed: analyse again."""
 
 
 class _JobRun:
     """One attempt at one job; holds the lease from the claim to the outcome."""
 
-    def __init__(self, job_id: uuid.UUID, image: str, settings: Settings, analyzer: FaceAnalyzer,
-                 expected: DetectMessage | None) -> None:
+    def __init__(self, job_id: uuid.UUID, image: str, settings: Settings, expected: DetectMessage | None) -> None:
         self.job_id = job_id
         self.image = image
         self.settings = settings
-        self.analyzer = analyzer
         self.expected = expected
+        self.model: str | None = None   # the event's pack, chosen once the job is claimed
         self.pool = get_pool(settings)
         # Unique per attempt: a lease is only ever finished by the attempt that took it.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -97,15 +111,18 @@ class _JobRun:
                 return settled
             job = self.job
             with log_context(job_id=job["id"], media_id=job["media_id"], event_id=job["event_id"]):
-                logger.info("Processing media %s for job %s", job["media_id"], job["id"])
-                analysis = self.analyzer.analyze(fetch_image(self.image, self.settings))
+                logger.info("Processing media %s for job %s", job["media_id"], job["id"], extra={"model": self.model})
+                analyzer = get_analyzer(dataclasses.replace(self.settings, model_pack=self.model))
+                analysis = analyzer.analyze(fetch_image(self.image, self.settings))
                 logger.info("Detected %d faces", len(analysis.faces),
                             extra={"faces": len(analysis.faces), "dropped_faces": analysis.dropped,
                                    "width": analysis.width, "height": analysis.height})
                 return self._store(analysis)
         except (ImageFetchError, ImageError) as exc:
             return self._fail_permanently(f"{exc.code}: {exc}")
-        except (StorageUnavailableError, DatabaseUnavailableError) as exc:
+        except ModelFilesError as exc:  # a pack this deployment cannot load: an operator must act
+            return self._fail_permanently(f"model_unavailable: {exc}")
+        except (StorageUnavailableError, DatabaseUnavailableError, EventMovedError) as exc:
             logger.warning("transient failure, asking for redelivery: %s", exc)
             return self._give_back(Disposition.RETRY, "retry", str(exc))
         except Exception as exc:
@@ -138,10 +155,11 @@ class _JobRun:
             if claim.outcome is not ClaimOutcome.CLAIMED:
                 return self._unclaimed(claim.outcome, claim.job)
             self.job, self.claimed = claim.job, True
-            model = self.job["model"] or self.analyzer.pack_id
-            if model != self.analyzer.pack_id:
-                return self._finish_failed(conn, f"model {model!r} is not served here (MODEL_PACK="
-                                                 f"{self.analyzer.pack_id!r}); enqueue it again for this model")
+            model = event_model(conn, self.job["event_id"], self.job["model"] or self.settings.model_pack)
+            if model != self.job["model"]:
+                logger.info("the job names pack %s; the event's pack is %s: analysing with that", self.job["model"],
+                            model)
+            self.model = model
             state = media_state(conn, self.job["media_id"])
             if state is None:
                 return self._finish_failed(conn, "not_found: the media row is gone")
@@ -183,14 +201,16 @@ class _JobRun:
     # -- after the work ------------------------------------------------------------------
 
     def _store(self, analysis: ImageAnalysis) -> DeliveryResult:
-        job = self.job
-        model = self.analyzer.pack_id
+        job, model = self.job, self.model
         with self._transaction() as conn:
             state = media_state(conn, job["media_id"], lock=True)
             if state is None:
                 return self._finish_failed(conn, "not_found: the media row was deleted during analysis")
             if not state.face_recognition_enabled:
                 return self._finish_failed(conn, SKIPPED_DISABLED, status="skipped")
+            if (pinned := pin_event_model(conn, job["event_id"], model)) != model:
+                raise EventMovedError(f"event {job['event_id']} was re-embedded with {pinned} during the analysis "
+                                      f"with {model}")
             stored = store_media_faces(conn, event_id=job["event_id"], media_id=job["media_id"], model=model,
                                        width=analysis.width, height=analysis.height, faces=analysis.faces)
             result = {"faces": stored.face_count, "width": stored.width, "height": stored.height, "model": model}

@@ -17,11 +17,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from shared.db.connection import DatabaseUnavailableError, get_pool, transaction
+from shared.db.event_models import event_model
 from shared.db.faces import ensure_detect_job, media_analysis, media_for_object
 from shared.detection.outcome import DeliveryResult, ack, retry
 from shared.detection.push import PubsubMessage
 from shared.detection.service import run_detect_job
-from shared.face_analysis import get_analyzer
 from shared.log import log_context
 from shared.settings import Settings
 
@@ -44,7 +44,6 @@ def process_storage_notification(message: PubsubMessage, settings: Settings) -> 
     with log_context(object=location):
         if event_type != OBJECT_FINALIZE or not name:
             return ack("ignored", reason=f"storage event {event_type} needs no detection")
-        model = get_analyzer(settings).pack_id
         try:
             with transaction(get_pool(settings)) as conn:
                 media = media_for_object(conn, bucket, name)
@@ -53,6 +52,7 @@ def process_storage_notification(message: PubsubMessage, settings: Settings) -> 
                 if not media.face_recognition_enabled:
                     logger.info("upload into an event without face recognition: nothing to do")
                     return ack("skipped", reason="face recognition disabled for this event")
+                model = event_model(conn, media.event_id, settings.model_pack)
                 if media_analysis(conn, media.media_id, model) is not None:
                     return ack("duplicate", reason=f"media {media.media_id} is already analysed by {model}")
                 job_id = ensure_detect_job(conn, event_id=media.event_id, media_id=media.media_id, model=model,

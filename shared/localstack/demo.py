@@ -21,6 +21,7 @@ import requests
 
 from shared.db import demo as demo_db
 from shared.db.connection import connect
+from shared.db.event_models import pinned_model
 from shared.db.jobs import fail_open_jobs
 from shared.errors import OperatorError
 from shared.face_analysis.packs import get_pack, verify_pack
@@ -121,6 +122,7 @@ class DemoSession:
         try:
             self._conn = connect(self.stack.database_url, autocommit=True)
             self.event = self._event_for_folder()
+            self._follow_event_pack()
             self.token = mint_user_token(self.stack.jwt_secret, self.event.owner_id,
                                          audience=self.settings.jwt_audience)
             self.stack.set_review_config(self.review_config())
@@ -201,6 +203,22 @@ class DemoSession:
                     print(f"facecluster demo: {abandoned} job(s) of an interrupted run failed; their photos "
                           "are enqueued again", file=self.progress_stream, flush=True)
         return event
+
+    def _follow_event_pack(self) -> None:
+        """Continue on the pack of the folder's event when an earlier run made it with another one.
+
+        An event never mixes packs (docs/model-switch.md): its new photos are analysed with the
+        pack of its faces, so progress and totals must be counted in that pack too.
+        """
+        pinned = pinned_model(self.conn, self.event_id)
+        if pinned is None or pinned == self.pack:
+            return
+        check_models(pinned, self.settings.model_dir)
+        if self.progress_stream:
+            print(f"facecluster demo: this folder's event was analysed with {pinned}; continuing with it "
+                  f"(`facecluster reembed --event {self.event_id} --pack {self.pack}` moves it to {self.pack})",
+                  file=self.progress_stream, flush=True)
+        self.pack = pinned
 
     def upload_new_photos(self) -> int:
         """Copy photos not uploaded before into the object store and add them as media."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import uuid
 from pathlib import Path
 
 import pillow_heif
@@ -11,8 +12,10 @@ import psycopg
 import pytest
 from PIL import Image
 
+from shared.db import demo as demo_db
+from shared.db.event_models import pin_event_model
 from shared.face_analysis.errors import ModelFilesError
-from shared.localstack.demo import DemoSession
+from shared.localstack.demo import DemoSession, demo_event_name
 from shared.localstack.photos import find_photos
 from shared.settings import Settings
 
@@ -91,3 +94,22 @@ def test_missing_model_files_stop_the_demo_before_anything_starts(
     with pytest.raises(ModelFilesError, match="facecluster models fetch"):
         session.__enter__()
     assert session.stack.processes.processes == ()
+
+
+def test_a_folder_whose_event_is_on_another_pack_continues_on_it(
+        photos_dir: Path, demo_settings: Settings, db: psycopg.Connection) -> None:
+    """After the default pack changed, a rerun keeps the event's pack rather than mixing two."""
+    old_pack = "yunet-dlib"
+    assert demo_settings.model_pack != old_pack
+    event = demo_db.create_event(db, demo_event_name(photos_dir.resolve()), uuid.uuid4())
+    with db.transaction():
+        pin_event_model(db, event.id, old_pack)
+    progress = io.StringIO()
+    with DemoSession(photos_dir, demo_settings, progress=progress) as session:
+        summary = session.run()
+    assert summary.event_id == event.id
+    counts = _counts(db, event.id, old_pack)
+    assert summary.processed == counts["analysed"] == counts["images"] and summary.faces == counts["faces"] > 0
+    assert db.execute("select count(*) as n from faces where event_id = %s and model <> %s",
+                      (event.id, old_pack)).fetchone()["n"] == 0
+    assert f"facecluster reembed --event {event.id} --pack {demo_settings.model_pack}" in progress.getvalue()

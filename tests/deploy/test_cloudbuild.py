@@ -75,6 +75,7 @@ def test_substitutions_for_region_repository_and_pack(build):
     subs = substitutions(build)
     assert {"_REGION", "_REPOSITORY", "_MODEL_PACK", "_DEPLOY", "_IMAGE"} <= set(subs)
     assert subs["_MODEL_PACK"] in PACKS
+    assert subs["_EXTRA_MODEL_PACKS"] == ""   # only while events wait to be re-embedded
     tf = load_terraform()
     assert subs["_MODEL_PACK"] == tf.variables["model_pack"]["default"]
     assert subs["_REGION"] == tf.variables["region"]["default"]
@@ -88,6 +89,7 @@ def test_build_and_push_the_pack_chosen_image(steps):
     build_args = steps["build"]["args"]
     assert build_args[0] == "build" and build_args[-1] == "."
     assert "--build-arg=MODEL_PACK=${_MODEL_PACK}" in build_args
+    assert "--build-arg=EXTRA_MODEL_PACKS=${_EXTRA_MODEL_PACKS}" in build_args
     assert "--tag=${_IMAGE}:${BUILD_ID}" in build_args
     assert steps["push"]["args"] == ["push", "--all-tags", "${_IMAGE}"]
 
@@ -119,10 +121,12 @@ def test_every_service_and_the_job_get_the_new_image(steps):
     for service in services:
         script = steps[f"deploy-{service}"]["args"][-1]
         assert f"gcloud run services update {service} --image=${{_IMAGE}}:${{BUILD_ID}} --region=${{_REGION}}" in script
-    job = tf.locals["cluster_job_name"]
-    script = steps[f"update-{job}"]["args"][-1]
-    assert f"gcloud run jobs update {job} --image=${{_IMAGE}}:${{BUILD_ID}} --region=${{_REGION}}" in script
-    assert len([step_id for step_id in steps if step_id.startswith(("deploy-", "update-"))]) == len(services) + 1
+    jobs = [tf.locals["cluster_job_name"], tf.locals["reembed_job_name"]]
+    for job in jobs:
+        script = steps[f"update-{job}"]["args"][-1]
+        assert f"gcloud run jobs update {job} --image=${{_IMAGE}}:${{BUILD_ID}} --region=${{_REGION}}" in script
+    rollouts = [step_id for step_id in steps if step_id.startswith(("deploy-", "update-"))]
+    assert len(rollouts) == len(services) + len(jobs)
 
 
 def test_no_secret_in_the_file(build):

@@ -133,7 +133,9 @@ def test_model_pack_is_chosen_by_build_argument_and_verified_at_build(dockerfile
     assert f"MODEL_PACK={DEFAULT_PACK}" in models.all("ARG")
     assert f"MODEL_PACK={DEFAULT_PACK}" in stages[-1].all("ARG")
     # `facecluster models fetch` downloads and checks every file's SHA-256 (then verify_pack).
-    assert models.all("RUN") == ['facecluster models fetch "$MODEL_PACK"']
+    assert 'EXTRA_MODEL_PACKS=""' in models.all("ARG")
+    assert models.all("RUN") == ['for pack in "$MODEL_PACK" $EXTRA_MODEL_PACKS; do facecluster models fetch "$pack" '
+                                 '|| exit 1; done']
     final = stages[-1]
     assert "--from=models /opt/facecluster/models /opt/facecluster/models" in final.all("COPY")
     env = " ".join(final.all("ENV"))

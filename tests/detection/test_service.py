@@ -361,10 +361,14 @@ def test_new_faces_join_known_persons_right_away(client: FlaskClient, db: psycop
     assert {face["assignment"] for face in faces} == {"incremental"}
 
 
-def test_job_for_a_model_not_served_here_fails(client: FlaskClient, db: psycopg.Connection, stored_photo: str) -> None:
+def test_job_for_a_pack_whose_files_are_not_here_fails(client: FlaskClient, db: psycopg.Connection,
+                                                         stored_photo: str) -> None:
+    """A new event takes the job's pack; the service loads it on first use, and cannot without its files."""
     case = make_detect_job(db, stored_photo)
     db.execute("update ml_jobs set model = 'buffalo_l' where id = %s", (case.job_id,))
     message = case.message.__class__(**{**case.message.__dict__, "model": "buffalo_l"})
     response = client.post("/", json=push_envelope(message.to_bytes()))
     assert response.status_code == 200 and response.get_json()["status"] == "failed"
-    assert "not served here" in job_row(db, case.job_id)["error"]
+    error = job_row(db, case.job_id)["error"]
+    assert error.startswith("model_unavailable: model file") and "facecluster models fetch buffalo_l" in error
+    assert db.execute("select count(*) as n from faces").fetchone()["n"] == 0

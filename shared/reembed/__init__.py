@@ -1,0 +1,1 @@
+"""Re-embedding: move an event's faces to another model pack without losing what users did."""
