@@ -181,6 +181,7 @@ class ServiceUnderTest:
         threading.Thread(target=self.sink.serve_forever, daemon=True).start()
         port = free_port()
         env = {**os.environ, **deployment_env(concurrency), "DATABASE_URL": self.database_url,
+               "LOCAL_STORAGE_DIR": str(FACES_DIR),   # the images are read in place, as file:// media
                "FACECLUSTER_DATA_DIR": str(scratch), "CALLBACK_SECRET": "bench",
                "CALLBACK_URL": f"http://127.0.0.1:{self.sink.server_port}/"}
         self.log = (scratch / "service.log").open("wb")

@@ -11,6 +11,7 @@ unwraps and maps the outcome to the status code Pub/Sub's retries follow:
 import flask
 import functions_framework
 
+from shared.api.http import ApiError, read_json_body
 from shared.detection.dispatch import handle_message
 from shared.detection.health import health_report
 from shared.detection.oidc import CertsUnavailableError, PushAuthError, verifier_from_settings
@@ -42,7 +43,9 @@ def detect_push(request: flask.Request) -> tuple[dict, int]:
         except CertsUnavailableError as exc:
             return {"status": "retry", "error": str(exc)}, 503
     try:
-        message = parse_push_request(request.get_json(silent=True), request.headers)
+        message = parse_push_request(read_json_body(request), request.headers)
+    except ApiError as exc:   # too large (413), or not acceptable JSON (400): the shared HTTP layer's limits
+        return {"status": "rejected", "error": exc.message}, exc.status
     except EnvelopeError as exc:
         return {"status": "rejected", "error": str(exc)}, 400
     result = handle_message(message, settings)

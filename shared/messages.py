@@ -6,10 +6,13 @@ Wire form (the Pub/Sub message ``data``, UTF-8 JSON)::
     {"version": 1, "job_id": "<uuid>", "event_id": "<uuid>", "media_id": "<uuid>",
      "image": "<location>", "model": "yunet-reid256"}
 
-``image`` says where the bytes are: ``storage://<bucket>/<path>`` (Supabase Storage; the
-worker signs a short-lived URL right before fetching, so a message that waited in the queue
-never carries an expired URL), ``gs://<bucket>/<object>``, an ``https://`` URL (already
-signed), or ``file:///...`` (local development).
+``image`` is informational: where the publisher saw the bytes (``storage://<bucket>/<path>``,
+``gs://...``, ``https://...``, ``file://...``). The worker never fetches it: it reads the image
+location from the job's media row and checks it against its rules (:mod:`shared.storage.policy`),
+so whoever can publish to the topic cannot point the worker at a URL or a file. Comparing it
+with the row instead would add no protection (it grants nothing) and would dead-letter a
+legitimate message whose media was moved between enqueue and delivery. It stays in the wire
+form because workers of the previous release read it during a rolling update.
 
 A message that does not match is a :class:`MessageError` whose text names the field; the
 service answers it with a 4xx that Pub/Sub does not retry forever (it dead-letters).
@@ -22,8 +25,9 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from shared.untrusted_json import UntrustedJsonError, loads_untrusted
+
 SCHEMA_VERSION = 1
-IMAGE_SCHEMES = ("storage://", "gs://", "https://", "http://", "file://")
 
 
 class MessageError(ValueError):
@@ -35,7 +39,7 @@ class DetectMessage:
     job_id: uuid.UUID
     event_id: uuid.UUID
     media_id: uuid.UUID
-    image: str
+    image: str | None
     model: str
     version: int = SCHEMA_VERSION
 
@@ -46,9 +50,10 @@ class DetectMessage:
     @classmethod
     def from_bytes(cls, data: bytes) -> DetectMessage:
         try:
-            payload = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MessageError(f"message data is not JSON: {exc}") from None
+            payload = loads_untrusted(data, field="data")
+        except UntrustedJsonError as exc:
+            field = exc.field if exc.field != "data" else "message data"
+            raise MessageError(f"{field}: {exc.message}") from None
         return cls.from_dict(payload)
 
     @classmethod
@@ -56,15 +61,14 @@ class DetectMessage:
         if not isinstance(payload, dict):
             raise MessageError("message data must be a JSON object")
         version = payload.get("version", SCHEMA_VERSION)
-        if version != SCHEMA_VERSION:
+        if type(version) is not int or version != SCHEMA_VERSION:  # true == 1 and 1.0 == 1 in Python
             raise MessageError(f"version: unsupported message version {version!r} (expected {SCHEMA_VERSION})")
         unknown = set(payload) - {"version", "job_id", "event_id", "media_id", "image", "model"}
         if unknown:
             raise MessageError(f"unknown field(s): {', '.join(sorted(unknown))}")
-        image = _required_str(payload, "image")
-        if not image.startswith(IMAGE_SCHEMES):
-            raise MessageError(
-                f"image: unsupported location {image[:60]!r} (expected one of {', '.join(IMAGE_SCHEMES)})")
+        image = payload.get("image")
+        if image is not None and not isinstance(image, str):
+            raise MessageError("image: expected a string (informational; the worker reads the media row)")
         return cls(
             job_id=_required_uuid(payload, "job_id"),
             event_id=_required_uuid(payload, "event_id"),

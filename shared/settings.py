@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -63,6 +64,34 @@ def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _parse_host_names(raw: str) -> tuple[str, ...]:
+    """Fully qualified host names, lower case: no scheme, port, path, wildcard or IP address.
+
+    Addresses are left out on purpose: which address a name may reach is decided after
+    resolution (:mod:`shared.storage.guarded_http`), and an IP literal (``127.1``, ``2130706433``
+    included) would only ever be refused there.
+    """
+    hosts = []
+    for item in _parse_list(raw):
+        host = item.lower().removesuffix(".")
+        labels = host.split(".")
+        if (len(labels) < 2 or len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels)
+                or labels[-1].isdigit()):
+            raise ValueError(f"{item!r} is not a fully qualified host name")
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def _absolute_path(raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_absolute():
+        raise ValueError("expected an absolute path")
+    return path
+
+
 def _bounded(parse: Callable[[str], Any], low: float | None = None, high: float | None = None,
              ) -> Callable[[str], Any]:
     def parse_bounded(raw: str) -> Any:
@@ -100,7 +129,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("SUPABASE_JWKS_URL", str, None, "https://.../.well-known/jwks.json",
         "JWKS for asymmetric (RS256/ES256) access tokens, when the project uses them."),
     Var("JWT_AUDIENCE", str, "authenticated", "a string", "Expected `aud` of user access tokens."),
-    Var("STORAGE_BUCKET", str, "event-media", "a bucket name", "Supabase Storage bucket of media."),
+    Var("STORAGE_BUCKET", str, "event-media", "a bucket name",
+        "Bucket of media: Supabase Storage (bare object keys) and the only bucket `gs://` images may name."),
     # Callbacks
     Var("CALLBACK_URL", str, None, "https://.../ml-callback", "Where workers report job outcomes."),
     Var("CALLBACK_SECRET", str, None, "a string (the app's ML_CALLBACK_SECRET)",
@@ -154,6 +184,12 @@ VARIABLES: tuple[Var, ...] = (
         "Cloud Storage emulator for gs:// images (development, tests); unset: real Cloud Storage."),
     Var("PUSH_AUTH_CERTS_URL", str, "https://www.googleapis.com/oauth2/v1/certs", "a URL",
         "Public certificates that Pub/Sub push OIDC tokens are verified against."),
+    Var("IMAGE_ALLOWED_HOSTS", _parse_host_names, (), "comma-separated host names",
+        "Hosts whose `https://` image URLs (a media row's `storage_path`) detection may fetch, port 443, "
+        "public addresses only; unset: `https://` images are refused."),
+    Var("LOCAL_STORAGE_DIR", _absolute_path, None, "an absolute directory",
+        "The only directory whose files detection may read as `file://` images (the demo's object store); "
+        "unset: `file://` images are refused."),
 )
 
 _FIELD_NAMES = {var.name: var.name.lower() for var in VARIABLES}
@@ -201,6 +237,8 @@ class Settings:
     log_level: str
     storage_emulator_host: str | None
     push_auth_certs_url: str
+    image_allowed_hosts: tuple[str, ...]
+    local_storage_dir: Path | None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -4,26 +4,40 @@ Every failure a client can cause is an :class:`ApiError` carrying its status, a 
 machine-readable ``code`` and, for a bad request, the ``field`` that is wrong; :func:`serve`
 turns it into ``{"error": {"code", "message", "field"?}}``. Anything else becomes a 500 whose
 details go to the log, not to the client.
+
+Hostile input is stopped here, once for every endpoint (the detection service reads its push
+body through :func:`read_json_body` too): a body over :data:`MAX_BODY_BYTES` is a 413 before
+it is read whole, JSON is parsed by :func:`shared.untrusted_json.loads_untrusted` (depth
+bounded before parsing, no NUL or lone surrogate in any string), and numbers are accepted only
+as finite integers in range (:func:`int_param`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import flask
 import psycopg
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from shared.db.connection import DatabaseUnavailableError
 from shared.settings import Settings, get_settings
+from shared.untrusted_json import UntrustedJsonError, check_strings, loads_untrusted
 
 logger = logging.getLogger(__name__)
 
 # supabase-js sends `apikey` and `x-client-info` with every call.
 ALLOWED_HEADERS = "authorization, content-type, apikey, x-client-info, x-callback-secret"
 PREFLIGHT_MAX_AGE = "3600"
+# The largest request any endpoint needs is ml-enqueue with 5000 media ids (~200 kB); a Pub/Sub
+# push of a detection message or a storage notification is a few kB.
+MAX_BODY_BYTES = 1024 * 1024
+# A query-string integer: ASCII digits only (int() would also take "١٢" and "1_000").
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,18}")
 
 
 class ApiError(Exception):
@@ -48,6 +62,31 @@ class ApiError(Exception):
 def invalid(field: str, message: str) -> ApiError:
     """400 naming the request field that is wrong."""
     return ApiError(400, "invalid_request", f"{field}: {message}", field=field)
+
+
+def too_large() -> ApiError:
+    return ApiError(413, "body_too_large", f"the request body is over {MAX_BODY_BYTES} bytes")
+
+
+def read_json_body(request: flask.Request) -> Any | None:
+    """The request's JSON body (None when empty), read at most :data:`MAX_BODY_BYTES` far.
+
+    A declared ``Content-Length`` over the limit is refused before anything is read; a body
+    without one (chunked) is cut off by werkzeug as soon as it passes the limit.
+    """
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large()
+    request.max_content_length = MAX_BODY_BYTES
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise too_large() from None
+    if not raw:
+        return None
+    try:
+        return loads_untrusted(raw)
+    except UntrustedJsonError as exc:
+        raise invalid(exc.field, exc.message) from None
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
@@ -81,6 +120,8 @@ def serve(request: flask.Request, methods: Iterable[str],
             **cors, "Access-Control-Allow-Methods": allowed_methods,
             "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": PREFLIGHT_MAX_AGE})
     try:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise too_large()   # before authentication: nothing of a body this size gets read
         if request.method not in methods:
             raise ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}",
                            headers={"Allow": allowed_methods})
@@ -106,11 +147,15 @@ def serve(request: flask.Request, methods: Iterable[str],
 def request_params(request: flask.Request) -> dict[str, Any]:
     """The JSON object body, merged over the query parameters (GET callers use only the latter)."""
     params: dict[str, Any] = dict(request.args.items())
-    if request.method in ("POST", "PUT", "PATCH") and request.get_data():
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
+    try:
+        check_strings(params, "body")
+    except UntrustedJsonError as exc:
+        raise invalid(exc.field, exc.message) from None
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = read_json_body(request)
+        if body is not None and not isinstance(body, dict):
             raise invalid("body", "expected a JSON object")
-        params.update(body)
+        params.update(body or {})
     return params
 
 
@@ -150,14 +195,17 @@ def bool_param(params: dict[str, Any], name: str, default: bool = False) -> bool
 
 
 def int_param(params: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    """A JSON integer or a query-string of digits, within ``[low, high]``.
+
+    Anything else is a 400 naming the field: ``10.9`` is not read as 10, ``Infinity``, ``NaN``
+    and ``1e400`` (which JSON parsing makes ``inf``) and ``true`` are not integers.
+    """
     value = params.get(name, default)
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise invalid(name, "expected an integer") from None
-    if isinstance(value, bool) or not low <= number <= high:
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+        value = int(value)
+    if type(value) is not int or not low <= value <= high:
         raise invalid(name, f"expected an integer between {low} and {high}")
-    return number
+    return value
 
 
 def choice_param(params: dict[str, Any], name: str, choices: Iterable[str], default: str | None = None) -> str:

@@ -70,7 +70,7 @@ def _parse_envelope(envelope: dict[str, Any]) -> PubsubMessage:
         message_id=message.get("messageId") or message.get("message_id"),
         publish_time=_parse_time(message.get("publishTime") or message.get("publish_time")),
         subscription=envelope.get("subscription"),
-        delivery_attempt=attempt if isinstance(attempt, int) else None,
+        delivery_attempt=attempt if type(attempt) is int else None,   # not a bool
     )
 
 

@@ -6,6 +6,8 @@ The flow of one job (:func:`run_detect_job`)::
         │ claimed
     event still wants faces? media still there? already analysed by the event's pack? → settle the job
         │
+    image location from the media row, checked by the rules of shared.storage.policy
+        │
     fetch → analyse with the event's pack   (no database connection held meanwhile)
         │
     one transaction: lock media+event, check the event's pack, store faces + media_analyses (once),
@@ -52,7 +54,8 @@ from shared.face_analysis import ImageAnalysis, ImageError, ModelFilesError, get
 from shared.log import log_context
 from shared.messages import DetectMessage
 from shared.settings import Settings
-from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image
+from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, media_image_location
+from shared.storage.policy import Store
 
 logger = logging.getLogger(__name__)
 
@@ -60,19 +63,20 @@ SKIPPED_DISABLED = "skipped: face recognition disabled for this event"
 
 
 def process_detect_message(message: DetectMessage, settings: Settings) -> DeliveryResult:
-    """Handle one detection message from ml-enqueue."""
+    """Handle one detection message from ml-enqueue (its ``image`` is not read: the media row says where)."""
     with log_context(job_id=message.job_id, media_id=message.media_id, event_id=message.event_id):
-        return run_detect_job(message.job_id, message.image, settings, expected=message)
+        return run_detect_job(message.job_id, settings, expected=message)
 
 
-def run_detect_job(job_id: uuid.UUID, image: str, settings: Settings,
-                   expected: DetectMessage | None = None) -> DeliveryResult:
-    """Do (or settle) detect job ``job_id`` on the image at ``image``; see the module docstring.
+def run_detect_job(job_id: uuid.UUID, settings: Settings, expected: DetectMessage | None = None,
+                   bare_keys: Store = "storage") -> DeliveryResult:
+    """Do (or settle) detect job ``job_id`` on its media row's image; see the module docstring.
 
     ``expected`` is the message that named the job: a message that disagrees with its job row
-    is rejected without touching the job.
+    is rejected without touching the job. ``bare_keys`` is the store a bare ``storage_path``
+    names (:func:`shared.storage.policy.media_image_location`).
     """
-    return _JobRun(job_id, image, settings, expected).run()
+    return _JobRun(job_id, settings, expected, bare_keys).run()
 
 
 class EventMovedError(Exception):
@@ -82,9 +86,10 @@ class EventMovedError(Exception):
 class _JobRun:
     """One attempt at one job; holds the lease from the claim to the outcome."""
 
-    def __init__(self, job_id: uuid.UUID, image: str, settings: Settings, expected: DetectMessage | None) -> None:
+    def __init__(self, job_id: uuid.UUID, settings: Settings, expected: DetectMessage | None,
+                 bare_keys: Store) -> None:
         self.job_id = job_id
-        self.image = image
+        self.bare_keys = bare_keys
         self.settings = settings
         self.expected = expected
         self.model: str | None = None   # the event's pack, chosen once the job is claimed
@@ -92,6 +97,7 @@ class _JobRun:
         # Unique per attempt: a lease is only ever finished by the attempt that took it.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.job: dict[str, Any] | None = None
+        self.storage_path = ""                      # the media row's, read with the claim
         self.claimed = False
         self._settled: list[dict[str, Any]] = []    # job rows settled in the open transaction
         self._outcomes: list[dict[str, Any]] = []   # settled and committed: announced at the end
@@ -113,7 +119,8 @@ class _JobRun:
             with log_context(job_id=job["id"], media_id=job["media_id"], event_id=job["event_id"]):
                 logger.info("Processing media %s for job %s", job["media_id"], job["id"], extra={"model": self.model})
                 analyzer = get_analyzer(dataclasses.replace(self.settings, model_pack=self.model))
-                analysis = analyzer.analyze(fetch_image(self.image, self.settings))
+                location = media_image_location(self.storage_path, self.settings, bare_keys=self.bare_keys)
+                analysis = analyzer.analyze(fetch_image(location, self.settings))
                 logger.info("Detected %d faces", len(analysis.faces),
                             extra={"faces": len(analysis.faces), "dropped_faces": analysis.dropped,
                                    "width": analysis.width, "height": analysis.height})
@@ -165,6 +172,7 @@ class _JobRun:
                 return self._finish_failed(conn, "not_found: the media row is gone")
             if not state.face_recognition_enabled:
                 return self._finish_failed(conn, SKIPPED_DISABLED, status="skipped")
+            self.storage_path = state.storage_path
             done = media_analysis(conn, self.job["media_id"], model)
             if done is not None:  # analysed under an earlier job: the faces are there already
                 return self._finish_completed(conn, {"faces": done["face_count"], "width": done["width"],

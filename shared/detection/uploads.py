@@ -6,6 +6,10 @@ enabled is then processed without anyone pressing a button: the object is mapped
 ``media`` row, the detect job is created (or the one already in flight is reused) and run
 like any other.
 
+Only notifications of ``STORAGE_BUCKET`` are acted on, and the image is fetched from what the
+matched media row says (a bare object name there means this bucket: the notification proved
+the object is in Cloud Storage), never from the notification itself.
+
 The app may write the media row a moment after the upload, so a notification whose object has
 no media row yet is retried for :data:`MEDIA_ROW_GRACE` after publication; after that it is an
 object face recognition does not care about (a thumbnail, an export) and is acknowledged.
@@ -44,6 +48,9 @@ def process_storage_notification(message: PubsubMessage, settings: Settings) -> 
     with log_context(object=location):
         if event_type != OBJECT_FINALIZE or not name:
             return ack("ignored", reason=f"storage event {event_type} needs no detection")
+        if bucket != settings.storage_bucket:
+            logger.warning("notification of a bucket other than STORAGE_BUCKET: ignored")
+            return ack("ignored", reason="the object is not in STORAGE_BUCKET")
         try:
             with transaction(get_pool(settings)) as conn:
                 media = media_for_object(conn, bucket, name)
@@ -61,7 +68,7 @@ def process_storage_notification(message: PubsubMessage, settings: Settings) -> 
             return retry("retry", str(exc))
         with log_context(job_id=job_id, media_id=media.media_id, event_id=media.event_id):
             logger.info("upload finalized: running detect job %s", job_id)
-            return run_detect_job(job_id, location, settings)
+            return run_detect_job(job_id, settings, bare_keys="gs")
 
 
 def _no_media_row(location: str, published: datetime | None) -> DeliveryResult:

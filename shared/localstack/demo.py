@@ -106,7 +106,8 @@ class DemoSession:
         self.pack = pack or settings.model_pack
         self.progress_stream = progress
         self.demo_dir = settings.facecluster_data_dir / "demo"
-        self.stack = LocalStack(settings, pack=self.pack, log_dir=self.demo_dir / "logs", pubsub=pubsub)
+        self.stack = LocalStack(settings, pack=self.pack, log_dir=self.demo_dir / "logs",
+                                objects_dir=self.demo_dir / "objects", pubsub=pubsub)
         self.event: demo_db.DemoEvent | None = None
         self.token = ""
         self._conn: psycopg.Connection | None = None
@@ -154,7 +155,7 @@ class DemoSession:
     @cached_property
     def store(self) -> DirectoryObjectStore:
         """Where this event's photos are uploaded (a folder standing in for the bucket); built once per session."""
-        return DirectoryObjectStore(self.demo_dir / "objects" / str(self.event_id))
+        return DirectoryObjectStore(self.stack.objects_dir / str(self.event_id))
 
     def review_config(self) -> dict[str, Any]:
         """What the review page needs: endpoints, event, token, and the members it can link to."""

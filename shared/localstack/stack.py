@@ -46,10 +46,12 @@ class StackUrls:
 class LocalStack:
     """Everything the pipeline needs, on loopback; use as ``with LocalStack(...) as stack:``."""
 
-    def __init__(self, settings: Settings, *, pack: str, log_dir: Path, pubsub: str = "auto") -> None:
+    def __init__(self, settings: Settings, *, pack: str, log_dir: Path, objects_dir: Path,
+                 pubsub: str = "auto") -> None:
         if pubsub not in PUBSUB_MODES:
             raise ValueError(f"pubsub must be one of {', '.join(PUBSUB_MODES)}")
         self.settings = settings
+        self.objects_dir = objects_dir
         self.pubsub = pubsub
         self.pack = pack
         self.log_dir = log_dir
@@ -129,6 +131,8 @@ class LocalStack:
             "PUBSUB_TOPIC": self.settings.pubsub_topic,
             "CLUSTER_RUNNER": "local",
             "CORS_ALLOWED_ORIGINS": review_origin,
+            # The local object store is the one place file:// images may come from.
+            "LOCAL_STORAGE_DIR": str(self.objects_dir.resolve()),
             "PYTHONUNBUFFERED": "1",
         })
         # As deployed: one recogniser worker process per core (dlib holds the GIL), unless set.

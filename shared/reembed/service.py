@@ -62,7 +62,7 @@ from shared.face_analysis import ImageError, get_analyzer, get_pack
 from shared.log import log_context
 from shared.reembed.matching import match_boxes
 from shared.settings import Settings
-from shared.storage import ImageFetchError, fetch_image, image_location_for_media
+from shared.storage import ImageFetchError, fetch_image, media_image_location
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +171,8 @@ def _analyse(settings: Settings, model: str,
 
     def analyse(row: dict[str, Any]) -> NewAnalysis | str:
         try:
-            analysis = analyzer.analyze(fetch_image(image_location_for_media(row["storage_path"], settings), settings))
+            location = media_image_location(row["storage_path"], settings)   # the rules of shared.storage.policy
+            analysis = analyzer.analyze(fetch_image(location, settings))
         except (ImageError, ImageFetchError) as exc:
             return f"{row['id']}: {exc.code}: {exc}"
         return NewAnalysis(row["id"], analysis.width, analysis.height, analysis.faces)

@@ -17,7 +17,7 @@ from google.cloud import storage
 
 from shared.settings import Settings
 from shared.storage.errors import ImageNotFoundError, StorageUnavailableError, too_large
-from shared.storage.locations import split_bucket_location
+from shared.storage.policy import ImageLocation
 
 _TRANSIENT = (
     api_exceptions.ServerError,
@@ -39,9 +39,12 @@ def storage_client(project: str, emulator_host: str | None) -> storage.Client:
     return storage.Client(project=project)
 
 
-def fetch_gcs_object(location: str, settings: Settings) -> bytes:
-    """Bytes of ``gs://<bucket>/<object>``, at most ``MAX_IMAGE_BYTES``."""
-    bucket_name, name = split_bucket_location(location, "gs://")
+def fetch_gcs_object(location: ImageLocation, settings: Settings) -> bytes:
+    """Bytes of ``gs://<bucket>/<object>``, at most ``MAX_IMAGE_BYTES``.
+
+    Error texts carry the exception's type and status, not Cloud Storage's message text.
+    """
+    bucket_name, name = location.bucket, location.key
     try:
         client = storage_client(settings.google_cloud_project, settings.storage_emulator_host)
         # One ranged request of at most one byte over the limit: the size check needs no metadata
@@ -51,12 +54,13 @@ def fetch_gcs_object(location: str, settings: Settings) -> bytes:
     except api_exceptions.RequestRangeNotSatisfiable:  # an empty object has no byte 0 to start from
         data = b""
     except api_exceptions.NotFound as exc:  # no such object, or no such bucket
-        raise ImageNotFoundError(f"{location}: no such object ({exc.message})") from exc
+        raise ImageNotFoundError(f"{location}: no such object (HTTP {exc.code})") from exc
     except (api_exceptions.Forbidden, api_exceptions.Unauthorized, auth_exceptions.DefaultCredentialsError) as exc:
         # Our own credentials were refused or are missing: a deployment problem, retried once fixed.
-        raise StorageUnavailableError(f"{location}: Cloud Storage refused this service's credentials: {exc}") from exc
+        raise StorageUnavailableError(f"{location}: Cloud Storage refused this service's credentials "
+                                      f"({type(exc).__name__})") from exc
     except _TRANSIENT as exc:
-        raise StorageUnavailableError(f"{location}: Cloud Storage unavailable: {type(exc).__name__}: {exc}") from exc
+        raise StorageUnavailableError(f"{location}: Cloud Storage unavailable ({type(exc).__name__})") from exc
     if len(data) > settings.max_image_bytes:
-        raise too_large(location, len(data), settings.max_image_bytes)
+        raise too_large(str(location), len(data), settings.max_image_bytes)
     return data

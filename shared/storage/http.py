@@ -5,11 +5,15 @@ document (GCS, S3), a 400 with a JSON body whose ``statusCode`` says ``"404"`` (
 Storage), or sometimes an HTML error page with status 200 from a proxy. All of these must
 become a clear permanent :class:`ImageFetchError` here instead of bytes that crash the image
 decoder later; only 408/429/5xx and network failures are transient.
+
+Error texts name the status and the rule, never what the body said: they end up in
+``ml_jobs.error`` (readable by the event's members) and in the push response, and a body can
+be anything the URL's server chose to return. Redirects are refused (rule ``redirect``): a
+redirect could lead anywhere the rules of :mod:`shared.storage.policy` would not.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -17,6 +21,8 @@ import requests
 
 from shared.settings import Settings
 from shared.storage.errors import ImageFetchError, ImageNotFoundError, StorageUnavailableError, too_large
+from shared.storage.policy import LocationRefused
+from shared.untrusted_json import loads_untrusted
 
 CHUNK_BYTES = 256 * 1024
 # Content types a storage service uses for error documents, never for photos.
@@ -28,7 +34,11 @@ _local = threading.local()
 
 
 def session() -> requests.Session:
-    """One session per thread: connections are reused, and sessions are not shared across threads."""
+    """One session per thread for the configured storage endpoint (``SUPABASE_URL``).
+
+    Connections are reused, and sessions are not shared across threads. URLs from media rows
+    never go through it: they use :func:`shared.storage.guarded_http.guarded_session`.
+    """
     if not hasattr(_local, "session"):
         _local.session = requests.Session()
     return _local.session
@@ -39,27 +49,28 @@ def redact(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-def fetch_url(url: str, settings: Settings) -> bytes:
-    """GET ``url`` and return the body, which must look like an image and fit ``MAX_IMAGE_BYTES``."""
+def fetch_url(url: str, settings: Settings, via: requests.Session) -> bytes:
+    """GET ``url`` through ``via`` and return the body, which must look like an image and fit ``MAX_IMAGE_BYTES``."""
     shown = redact(url)
     deadline = time.monotonic() + settings.fetch_timeout_seconds
     try:
-        response = session().get(url, stream=True, timeout=settings.fetch_timeout_seconds)
+        response = via.get(url, stream=True, timeout=settings.fetch_timeout_seconds, allow_redirects=False)
     except requests.RequestException as exc:
-        raise StorageUnavailableError(f"cannot fetch {shown}: {type(exc).__name__}: {exc}") from exc
+        raise StorageUnavailableError(f"cannot fetch {shown}: {type(exc).__name__}") from exc
     with response:
+        if response.is_redirect or 300 <= response.status_code < 400:
+            raise LocationRefused("redirect", f"{shown} answered a redirect (HTTP {response.status_code}); "
+                                              "redirects are not followed")
         raise_for_storage_status(response, shown)
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type.startswith(ERROR_BODY_TYPES):
-            raise ImageFetchError("error_body", f"{shown} answered {content_type} instead of an image: "
-                                                f"{excerpt(body_head(response))}")
+            raise ImageFetchError("error_body", f"{shown} answered {content_type[:60]!r} instead of an image")
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > settings.max_image_bytes:
             raise too_large(shown, int(declared), settings.max_image_bytes)
         body = _read_limited(response, shown, settings, deadline)
     if looks_like_error_document(body):
-        raise ImageFetchError("error_body", f"{shown} answered an error document instead of an image: "
-                                            f"{body[:200].decode('utf-8', 'replace')!r}")
+        raise ImageFetchError("error_body", f"{shown} answered an error document instead of an image")
     return body
 
 
@@ -76,7 +87,7 @@ def _read_limited(response: requests.Response, shown: str, settings: Settings, d
                     f"fetching {shown} took longer than FETCH_TIMEOUT_SECONDS={settings.fetch_timeout_seconds}")
             chunks.append(chunk)
     except requests.RequestException as exc:
-        raise StorageUnavailableError(f"download of {shown} broke off: {type(exc).__name__}: {exc}") from exc
+        raise StorageUnavailableError(f"download of {shown} broke off: {type(exc).__name__}") from exc
     return b"".join(chunks)
 
 
@@ -86,12 +97,11 @@ def looks_like_error_document(body: bytes) -> bool:
 
 
 def raise_for_storage_status(response: requests.Response, shown: str) -> None:
-    """Turn an error answer into the matching storage error; 2xx/3xx pass."""
+    """Turn an error answer into the matching storage error (status only, never the body); 2xx/3xx pass."""
     if response.status_code < 400:
         return
-    head = body_head(response)
-    status = reported_status(head, response.status_code)
-    detail = f"HTTP {response.status_code}: {excerpt(head)}"
+    status = reported_status(body_head(response), response.status_code)
+    detail = f"HTTP {response.status_code}" + (f", reported {status}" if status != response.status_code else "")
     if status in (404, 410):
         raise ImageNotFoundError(f"{shown}: no such object ({detail})")
     if status in (408, 429) or status >= 500:
@@ -112,11 +122,7 @@ def reported_status(head: bytes, http_status: int) -> int:
     """The status the body reports, when it has one: Supabase Storage answers a missing object
     with HTTP 400 and ``{"statusCode": "404", ...}``."""
     try:
-        return int(json.loads(head)["statusCode"])
-    except (ValueError, KeyError, TypeError):
+        return int(loads_untrusted(head)["statusCode"])
+    except (ValueError, KeyError, TypeError, OverflowError):   # UntrustedJsonError is a ValueError
         return http_status
 
-
-def excerpt(head: bytes) -> str:
-    """A short, single-line excerpt of an error body for the job's ``error`` and the logs."""
-    return " ".join(head[:300].decode("utf-8", "replace").split()) or "(empty body)"

@@ -29,11 +29,13 @@ FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 
 
 @pytest.fixture
-def detect_env(database_url: str, models_dir: Path, callback_recorder: CallbackRecorder,
+def detect_env(database_url: str, models_dir: Path, callback_recorder: CallbackRecorder, tmp_path: Path,
                monkeypatch: pytest.MonkeyPatch) -> CallbackRecorder:
-    """The service's configuration for one test: its own database, real models, a callback recorder."""
+    """The service's configuration for one test: its own database, real models, a callback recorder,
+    and the test's temporary folder as the local store (``file://`` images must be inside it)."""
     monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
     monkeypatch.setenv("MODEL_PACK", MODEL)
+    monkeypatch.setenv("LOCAL_STORAGE_DIR", str(tmp_path))
     for name in ("PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERVICE_ACCOUNT"):
         monkeypatch.delenv(name, raising=False)
     return callback_recorder
@@ -83,11 +85,17 @@ class DetectCase:
         return push_envelope(self.message.to_bytes())
 
 
+def storage_path_of(image: str) -> str:
+    """The ``media.storage_path`` the app writes for an image location: a bare key in the default bucket."""
+    return image.removeprefix("storage://event-media/")
+
+
 def make_detect_job(db: psycopg.Connection, image: str, *, enabled: bool = True, storage_path: str | None = None,
                     max_attempts: int = 5, event_id: uuid.UUID | None = None) -> DetectCase:
-    """An event, a media row and a pending detect job for it, as ml-enqueue leaves them."""
+    """An event, a media row whose ``storage_path`` is ``image`` and a pending detect job for it,
+    as ml-enqueue leaves them (the message carries ``image`` too, which the worker ignores)."""
     event_id = event_id or make_event(db, enabled=enabled)
-    media_id = make_media(db, event_id, storage_path=storage_path)
+    media_id = make_media(db, event_id, storage_path=storage_path or storage_path_of(image))
     job_id = db.execute(
         "insert into ml_jobs (job_type, event_id, media_id, model, max_attempts) "
         "values ('detect', %s, %s, %s, %s) returning id", (event_id, media_id, MODEL, max_attempts)).fetchone()["id"]

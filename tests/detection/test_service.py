@@ -132,14 +132,16 @@ def test_missing_object_fails_the_job(client: FlaskClient, db: psycopg.Connectio
     assert job_row(db, case.job_id)["status"] == "failed"
 
 
-def test_expired_signed_url_fails_the_job(client: FlaskClient, db: psycopg.Connection,
-                                          supabase_storage: SupabaseStorageStandIn, group_photo: bytes) -> None:
+def test_signed_url_in_the_media_row_is_refused_without_a_request(
+        client: FlaskClient, db: psycopg.Connection, supabase_storage: SupabaseStorageStandIn,
+        group_photo: bytes) -> None:
     supabase_storage.put(BUCKET, "a.jpg", group_photo)
-    case = make_detect_job(db, supabase_storage.signed_url(BUCKET, "a.jpg", expires_in=-60))
+    case = make_detect_job(db, supabase_storage.signed_url(BUCKET, "a.jpg"))   # http://127.0.0.1:<port>/...
     response = client.post("/", json=case.envelope)
     assert response.status_code == 200
     error = job_row(db, case.job_id)["error"]
-    assert error.startswith("refused:") and "exp" in error and "token=" not in error
+    assert error.startswith("location_refused: rule scheme:") and "token=" not in error
+    assert supabase_storage.downloads == 0
 
 
 def test_html_error_page_instead_of_image_fails_the_job(client: FlaskClient, db: psycopg.Connection,
@@ -271,7 +273,7 @@ def test_message_that_disagrees_with_its_job_is_rejected(client: FlaskClient, db
     ({"subscription": "s"}, "no 'message' object"),
     ({"message": {"data": "***"}}, "not valid base64"),
     (push_envelope(b"{not json"), "not JSON"),
-    (push_envelope(json.dumps({"version": 1, "event_id": str(uuid.uuid4())}).encode()), "image: required"),
+    (push_envelope(json.dumps({"version": 1, "event_id": str(uuid.uuid4())}).encode()), "job_id: not a UUID"),
     (push_envelope(json.dumps({"job_id": "x", "event_id": "y", "media_id": "z", "image": "gs://b/o",
                                "model": MODEL, "priority": "high"}).encode()), "unknown field(s): priority"),
     (push_envelope(json.dumps({"version": 2}).encode()), "unsupported message version"),
