@@ -64,6 +64,13 @@ def invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid_request", f"{field}: {message}", field=field)
 
 
+class QueryText(str):
+    """A query-string value: always text, so ``int_param`` may read digits in it as a number.
+
+    A JSON body has real numbers; there a string (``"10"``) where a number belongs is refused.
+    """
+
+
 def too_large() -> ApiError:
     return ApiError(413, "body_too_large", f"the request body is over {MAX_BODY_BYTES} bytes")
 
@@ -146,7 +153,7 @@ def serve(request: flask.Request, methods: Iterable[str],
 
 def request_params(request: flask.Request) -> dict[str, Any]:
     """The JSON object body, merged over the query parameters (GET callers use only the latter)."""
-    params: dict[str, Any] = dict(request.args.items())
+    params: dict[str, Any] = {key: QueryText(value) for key, value in request.args.items()}
     try:
         check_strings(params, "body")
     except UntrustedJsonError as exc:
@@ -195,13 +202,13 @@ def bool_param(params: dict[str, Any], name: str, default: bool = False) -> bool
 
 
 def int_param(params: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    """A JSON integer or a query-string of digits, within ``[low, high]``.
+    """A JSON integer, or digits in the query string, within ``[low, high]``.
 
     Anything else is a 400 naming the field: ``10.9`` is not read as 10, ``Infinity``, ``NaN``
-    and ``1e400`` (which JSON parsing makes ``inf``) and ``true`` are not integers.
+    and ``1e400`` (which JSON parsing makes ``inf``), ``true`` and ``"10"`` are not integers.
     """
     value = params.get(name, default)
-    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):
+    if isinstance(value, QueryText) and _INTEGER_TEXT.fullmatch(value):
         value = int(value)
     if type(value) is not int or not low <= value <= high:
         raise invalid(name, f"expected an integer between {low} and {high}")

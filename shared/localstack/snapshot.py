@@ -36,8 +36,21 @@ def fetch_all_persons(persons_url: str, token: str, event_id: str, timeout: floa
     return {**first, "persons": persons, "next_offset": None}
 
 
+# Inside <script>, the HTML parser still reacts to "</script" (ends the element) and to "<!--"
+# followed by "<script" (the "double escaped" state, after which "</script>" no longer ends it:
+# the rest of the page became script and no person card rendered). Data is JSON whose every
+# "<", ">" and "&" is written as a \u escape, so no display name can form either sequence;
+# U+2028/U+2029 are escaped by ensure_ascii. The page's own code gets the two sequences broken.
+_HTML_SENSITIVE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def _inline_script(js: str) -> str:
-    return "<script>\n" + js.replace("</script", "<\\/script") + "\n</script>"
+    return "<script>\n" + js.replace("</script", "<\\/script").replace("<!--", "<\\!--") + "\n</script>"
+
+
+def script_json(value: Any) -> str:
+    """``value`` as a JavaScript expression that is inert inside an HTML ``<script>`` element."""
+    return json.dumps(value, ensure_ascii=True).translate(_HTML_SENSITIVE)
 
 
 def render_snapshot(data: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -46,7 +59,7 @@ def render_snapshot(data: dict[str, Any], meta: dict[str, Any]) -> str:
     style = (REVIEW_DIR / "style.css").read_text()
     app = (REVIEW_DIR / "app.js").read_text()
     snapshot = {"data": data, "meta": meta}
-    data_js = "window.FACECLUSTER_SNAPSHOT = " + json.dumps(snapshot).replace("</", "<\\/") + ";"
+    data_js = "window.FACECLUSTER_SNAPSHOT = " + script_json(snapshot) + ";"
     replacements = {
         '<link rel="stylesheet" href="style.css">': "<style>\n" + style + "\n</style>",
         '<script src="config.js"></script>': _inline_script(data_js),

@@ -35,6 +35,7 @@ class CannedResponse:
     status: int
     body: bytes
     content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class SupabaseStorageStandIn:
@@ -56,9 +57,10 @@ class SupabaseStorageStandIn:
                            _TOKEN_SECRET, algorithm="HS256")
         return f"{self.url}/storage/v1/object/sign/{bucket}/{path}?token={token}"
 
-    def answer_next_download(self, status: int, body: bytes, content_type: str) -> None:
-        """The next GET of a signed URL gets this answer instead of the object."""
-        self.canned.append(CannedResponse(status, body, content_type))
+    def answer_next_download(self, status: int, body: bytes, content_type: str,
+                             headers: dict[str, str] | None = None) -> None:
+        """The next GET of a signed URL gets this answer (e.g. a redirect's ``Location``) instead of the object."""
+        self.canned.append(CannedResponse(status, body, content_type, tuple((headers or {}).items())))
 
     def _build_app(self) -> flask.Flask:
         app = flask.Flask("supabase-storage-stand-in")
@@ -81,7 +83,8 @@ class SupabaseStorageStandIn:
             time.sleep(self.download_delay)
             if self.canned:
                 canned = self.canned.popleft()
-                return flask.Response(canned.body, canned.status, content_type=canned.content_type)
+                return flask.Response(canned.body, canned.status, headers=list(canned.headers),
+                                      content_type=canned.content_type)
             try:
                 claims = jwt.decode(flask.request.args.get("token", ""), _TOKEN_SECRET, algorithms=["HS256"])
             except jwt.ExpiredSignatureError:

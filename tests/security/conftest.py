@@ -1,0 +1,8 @@
+"""Fixtures the worker and API attacks reuse: the detection service's app and environment, the
+functions' clients (tests/detection and tests/functions define them; they are not copied)."""
+
+from tests.detection.conftest import client, detect_env, group_photo
+from tests.functions.conftest import actions_api, api_env, callback_api, enqueue_api, persons_api, world
+
+__all__ = ["actions_api", "api_env", "callback_api", "client", "detect_env", "enqueue_api", "group_photo",
+           "persons_api", "world"]
