@@ -79,15 +79,18 @@ def read_json_body(request: flask.Request) -> Any | None:
     """The request's JSON body (None when empty), read at most :data:`MAX_BODY_BYTES` far.
 
     A declared ``Content-Length`` over the limit is refused before anything is read; a body
-    without one (chunked) is cut off by werkzeug as soon as it passes the limit.
+    without one (chunked) is read one byte past the limit at most: werkzeug stops a stream at
+    its maximum without saying so, so the extra byte is what tells a body over the limit.
     """
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise too_large()
-    request.max_content_length = MAX_BODY_BYTES
+    request.max_content_length = MAX_BODY_BYTES + 1
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise too_large() from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise too_large()
     if not raw:
         return None
     try:

@@ -7,13 +7,16 @@
 * ``supabase_storage`` — a stand-in for Supabase Storage's signed-URL API.
 * ``callback_recorder`` — a stand-in for ml-callback that records reports.
 * ``oidc_signer`` — RS256 tokens as Pub/Sub push attaches them, with their certs served locally.
+* ``browser`` — headless Chromium through Playwright (module scope).
 * :func:`tests.support.loopback.serve_wsgi` — any WSGI app on a free loopback port.
 """
 
+from tests.support.browser import browser
 from tests.support.callbacks import callback_recorder
 from tests.support.gcs_emulator import gcs_bucket, gcs_emulator
 from tests.support.oidc import oidc_signer
 from tests.support.pubsub_emulator import pubsub_emulator
 from tests.support.supabase_storage import supabase_storage
 
-__all__ = ["callback_recorder", "gcs_bucket", "gcs_emulator", "oidc_signer", "pubsub_emulator", "supabase_storage"]
+__all__ = ["browser", "callback_recorder", "gcs_bucket", "gcs_emulator", "oidc_signer", "pubsub_emulator",
+           "supabase_storage"]
