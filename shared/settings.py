@@ -129,8 +129,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("SUPABASE_JWKS_URL", str, None, "https://.../.well-known/jwks.json",
         "JWKS for asymmetric (RS256/ES256) access tokens, when the project uses them."),
     Var("JWT_AUDIENCE", str, "authenticated", "a string", "Expected `aud` of user access tokens."),
-    Var("STORAGE_BUCKET", str, "event-media", "a bucket name",
-        "Bucket of media: Supabase Storage (bare object keys) and the only bucket `gs://` images may name."),
+    Var("STORAGE_BUCKET", str, "event-media", "a bucket name", "Supabase Storage bucket of media."),
     # Callbacks
     Var("CALLBACK_URL", str, None, "https://.../ml-callback", "Where workers report job outcomes."),
     Var("CALLBACK_SECRET", str, None, "a string (the app's ML_CALLBACK_SECRET)",
@@ -184,6 +183,9 @@ VARIABLES: tuple[Var, ...] = (
         "Cloud Storage emulator for gs:// images (development, tests); unset: real Cloud Storage."),
     Var("PUSH_AUTH_CERTS_URL", str, "https://www.googleapis.com/oauth2/v1/certs", "a URL",
         "Public certificates that Pub/Sub push OIDC tokens are verified against."),
+    Var("UPLOADS_BUCKET", str, None, "a bucket name",
+        "Cloud Storage bucket of uploads: the only bucket `gs://` images and upload notifications may name; "
+        "unset: `gs://` images are refused."),
     Var("IMAGE_ALLOWED_HOSTS", _parse_host_names, (), "comma-separated host names",
         "Hosts whose `https://` image URLs (a media row's `storage_path`) detection may fetch, port 443, "
         "public addresses only; unset: `https://` images are refused."),
@@ -237,6 +239,7 @@ class Settings:
     log_level: str
     storage_emulator_host: str | None
     push_auth_certs_url: str
+    uploads_bucket: str | None
     image_allowed_hosts: tuple[str, ...]
     local_storage_dir: Path | None
 

@@ -64,7 +64,9 @@ locals {
     PUSH_AUTH_SERVICE_ACCOUNT = google_service_account.push.email
     }, var.detection_threshold == null ? {} : {
     DETECTION_THRESHOLD = tostring(var.detection_threshold)
-  })
+    }, var.uploads_bucket_enabled ? { # the only bucket gs:// images and upload notifications may name
+    UPLOADS_BUCKET = local.uploads_bucket_name
+  } : {})
 
   reembed_env = merge(local.common_env, {
     DET_SIZE             = var.det_size

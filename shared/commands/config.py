@@ -13,7 +13,7 @@ def markdown_table() -> str:
     """The README's configuration table, generated so the two cannot drift apart."""
     lines = ["| variable | form | default | what it is for |", "|---|---|---|---|"]
     for var in VARIABLES:
-        default = "unset" if var.default is None else f"`{_display_default(var.default)}`"
+        default = "unset" if var.default in (None, ()) else f"`{_display_default(var.default)}`"
         lines.append(f"| `{var.name}` | {var.form} | {default} | {var.help} |")
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@ enabled is then processed without anyone pressing a button: the object is mapped
 ``media`` row, the detect job is created (or the one already in flight is reused) and run
 like any other.
 
-Only notifications of ``STORAGE_BUCKET`` are acted on, and the image is fetched from what the
+Only notifications of ``UPLOADS_BUCKET`` are acted on, and the image is fetched from what the
 matched media row says (a bare object name there means this bucket: the notification proved
 the object is in Cloud Storage), never from the notification itself.
 
@@ -48,9 +48,9 @@ def process_storage_notification(message: PubsubMessage, settings: Settings) -> 
     with log_context(object=location):
         if event_type != OBJECT_FINALIZE or not name:
             return ack("ignored", reason=f"storage event {event_type} needs no detection")
-        if bucket != settings.storage_bucket:
-            logger.warning("notification of a bucket other than STORAGE_BUCKET: ignored")
-            return ack("ignored", reason="the object is not in STORAGE_BUCKET")
+        if bucket != settings.uploads_bucket:
+            logger.warning("notification of a bucket other than UPLOADS_BUCKET: ignored")
+            return ack("ignored", reason="the object is not in UPLOADS_BUCKET")
         try:
             with transaction(get_pool(settings)) as conn:
                 media = media_for_object(conn, bucket, name)

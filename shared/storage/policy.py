@@ -7,7 +7,7 @@ a :class:`LocationRefused` whose text starts with ``rule <name>``):
 =================  ==============================================================================
 ``storage_key``    a bare object key in ``STORAGE_BUCKET``: no scheme, not absolute, no ``.``/``..``
                    segment, no backslash or control character
-``gcs_bucket``     ``gs://<bucket>/<key>`` only in ``STORAGE_BUCKET`` (the key as above)
+``gcs_bucket``     ``gs://<bucket>/<key>`` only in ``UPLOADS_BUCKET`` (the key as above)
 ``https_host``     ``https://`` only to a host of ``IMAGE_ALLOWED_HOSTS``, port 443, no user info
 ``file_disabled``  ``file://`` only where ``LOCAL_STORAGE_DIR`` is set (the demo sets it)
 ``file_root``      ``file://`` only to a file inside ``LOCAL_STORAGE_DIR``, symlinks resolved
@@ -78,12 +78,13 @@ def media_image_location(storage_path: str, settings: Settings, *, bare_keys: St
     """The allowed location of a media row's ``storage_path``, or :class:`LocationRefused`.
 
     ``bare_keys`` says which store a bare key names: Supabase Storage (the app's convention,
-    and every message from ml-enqueue) or Cloud Storage (a bucket notification, which proved
-    the object is there).
+    and every message from ml-enqueue: ``STORAGE_BUCKET``) or Cloud Storage (a notification of
+    ``UPLOADS_BUCKET``, which proved the object is there).
     """
     scheme = _SCHEME.match(storage_path)
     if scheme is None:
-        return ImageLocation(bare_keys, settings.storage_bucket, _object_key(storage_path, storage_path))
+        bucket = settings.storage_bucket if bare_keys == "storage" else settings.uploads_bucket or ""
+        return ImageLocation(bare_keys, bucket, _object_key(storage_path, storage_path))
     name = scheme.group(0)[:-1].lower()
     if name == "gs" and storage_path.startswith("gs://"):
         return _gcs_location(storage_path, settings)
@@ -106,9 +107,9 @@ def _object_key(key: str, storage_path: str) -> str:
 
 def _gcs_location(storage_path: str, settings: Settings) -> ImageLocation:
     bucket, _, key = storage_path.removeprefix("gs://").partition("/")
-    if bucket != settings.storage_bucket:
-        raise LocationRefused("gcs_bucket", f"{shown(storage_path)}: gs:// images must be in STORAGE_BUCKET "
-                                            f"({settings.storage_bucket!r})")
+    if settings.uploads_bucket is None or bucket != settings.uploads_bucket:
+        raise LocationRefused("gcs_bucket", f"{shown(storage_path)}: gs:// images must be in UPLOADS_BUCKET "
+                                            f"({settings.uploads_bucket or 'unset'})")
     return ImageLocation("gs", bucket, _object_key(key, storage_path))
 
 

@@ -141,10 +141,14 @@ def test_https_outside_the_allow_list_is_refused(client: FlaskClient, db: psycop
     _assert_refused(client, db, storage_path.format(port=internal.port), "https_host", internal)
 
 
-def test_gs_locations_outside_the_bucket_are_refused(client: FlaskClient, db: psycopg.Connection,
-                                                     internal: InternalServer) -> None:
+def test_gs_locations_outside_the_uploads_bucket_are_refused(client: FlaskClient, db: psycopg.Connection,
+                                                             internal: InternalServer,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    _assert_refused(client, db, "gs://uploads/a.jpg", "gcs_bucket", internal)   # UPLOADS_BUCKET unset
+    monkeypatch.setenv("UPLOADS_BUCKET", "uploads")
+    get_settings.cache_clear()
     _assert_refused(client, db, "gs://someone-elses-bucket/a.jpg", "gcs_bucket", internal)
-    _assert_refused(client, db, f"gs://{BUCKET}/../other/a.jpg", "storage_key", internal)
+    _assert_refused(client, db, "gs://uploads/../other/a.jpg", "storage_key", internal)
 
 
 def test_the_message_image_is_never_fetched(client: FlaskClient, db: psycopg.Connection, internal: InternalServer,

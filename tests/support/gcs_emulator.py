@@ -1,8 +1,8 @@
 """``gcp-storage-emulator`` (in memory, on a free loopback port) for ``gs://`` objects.
 
 The session fixture runs the server; the ``gcs_bucket`` fixture points the test's settings at
-it (``STORAGE_EMULATOR_HOST``) and gives it a fresh bucket, which becomes ``STORAGE_BUCKET``
-(the only bucket ``gs://`` images may name).
+it (``STORAGE_EMULATOR_HOST``) and gives it a fresh bucket, which becomes ``UPLOADS_BUCKET``
+(the only bucket ``gs://`` images and upload notifications may name).
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def gcs_emulator() -> Iterator[GcsEmulator]:
 
 @pytest.fixture
 def gcs_bucket(gcs_emulator: GcsEmulator, monkeypatch: pytest.MonkeyPatch) -> storage.Bucket:
-    """A fresh bucket in the emulator, with STORAGE_EMULATOR_HOST and STORAGE_BUCKET set for the test."""
+    """A fresh bucket in the emulator, with STORAGE_EMULATOR_HOST and UPLOADS_BUCKET set for the test."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
     bucket = gcs_emulator.create_bucket()
-    monkeypatch.setenv("STORAGE_BUCKET", bucket.name)
+    monkeypatch.setenv("UPLOADS_BUCKET", bucket.name)
     return bucket
