@@ -75,6 +75,12 @@ def too_large() -> ApiError:
     return ApiError(413, "body_too_large", f"the request body is over {MAX_BODY_BYTES} bytes")
 
 
+def refuse_declared_oversize(request: flask.Request) -> None:
+    """413 for a ``Content-Length`` over the limit, before a byte of the body is read."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large()
+
+
 def read_json_body(request: flask.Request) -> Any | None:
     """The request's JSON body (None when empty), read at most :data:`MAX_BODY_BYTES` far.
 
@@ -82,8 +88,7 @@ def read_json_body(request: flask.Request) -> Any | None:
     without one (chunked) is read one byte past the limit at most: werkzeug stops a stream at
     its maximum without saying so, so the extra byte is what tells a body over the limit.
     """
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise too_large()
+    refuse_declared_oversize(request)
     request.max_content_length = MAX_BODY_BYTES + 1
     try:
         raw = request.get_data(cache=True)
@@ -130,8 +135,7 @@ def serve(request: flask.Request, methods: Iterable[str],
             **cors, "Access-Control-Allow-Methods": allowed_methods,
             "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": PREFLIGHT_MAX_AGE})
     try:
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            raise too_large()   # before authentication: nothing of a body this size gets read
+        refuse_declared_oversize(request)   # before authentication: nothing of such a body gets read
         if request.method not in methods:
             raise ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}",
                            headers={"Allow": allowed_methods})

@@ -151,6 +151,24 @@ def test_deep_json_is_400_on_every_endpoint(endpoints: dict[str, FlaskClient], w
     assert database_state(db) == before
 
 
+def _alternating(levels: int) -> str:
+    """``levels`` of arrays and objects nested alternately: [{"a": [{"a": ... }]}]."""
+    text = "1"
+    for level in range(levels):
+        text = f"[{text}]" if level % 2 == 0 else f'{{"a": {text}}}'
+    return text
+
+
+@pytest.mark.parametrize(("levels", "status"), [(31, 200), (32, 400)])   # + the body object: 32 and 33
+def test_the_depth_bound_is_exact(persons_api: FunctionClient, world: World, levels: int, status: int) -> None:
+    raw = f'{{"event_id": "{world.event}", "x": {_alternating(levels)}}}'.encode()
+    response = persons_api.client.post("/", data=raw, content_type="application/json",
+                                       headers=credentials("face-persons", world))
+    assert response.status_code == status
+    if status == 400:
+        assert "nested deeper than 32" in response.get_json()["error"]["message"]
+
+
 def test_brackets_inside_strings_are_not_nesting(persons_api: FunctionClient, world: World) -> None:
     raw = json.dumps({"event_id": str(world.event), "note": "[{" * 5000 + '\\"['}).encode()
     response = persons_api.client.post("/", data=raw, content_type="application/json",
