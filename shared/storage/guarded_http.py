@@ -16,6 +16,7 @@ import functools
 import ipaddress
 import socket
 import threading
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -82,7 +83,7 @@ def _adapter_class(allowed_hosts: frozenset[str]) -> type[HTTPAdapter]:
     pool = type("GuardedPool", (HTTPSConnectionPool,), {"ConnectionCls": connection})
 
     class GuardedAdapter(HTTPAdapter):
-        def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = {"https": pool}
 
