@@ -22,8 +22,9 @@ OTHER_DETECTOR_PACK = "scrfd-dlib"   # a switch whose detector draws other boxes
 
 
 @pytest.fixture
-def reembed_env(database_url: str, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def reembed_env(database_url: str, models_dir: Path, faces_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
+    monkeypatch.setenv("LOCAL_STORAGE_DIR", str(faces_data_dir))   # the photos are file:// media, read in place
     monkeypatch.setenv("MODEL_PACK", OLD_PACK)
     monkeypatch.delenv("CALLBACK_URL", raising=False)
     get_settings.cache_clear()
@@ -36,11 +37,11 @@ def event_photos(faces_data_dir: Path) -> list[Path]:
             + sorted(faces_data_dir.glob("group_photos/images/faceapi_bbt*.jpg")))
 
 
-def detect(db: psycopg.Connection, settings: Settings, event_id: uuid.UUID, media_id: uuid.UUID, path: Path,
+def detect(db: psycopg.Connection, settings: Settings, event_id: uuid.UUID, media_id: uuid.UUID,
            job_model: str) -> None:
-    """One photo through the detection service, for a job that names ``job_model``."""
+    """The media's photo through the detection service, for a job that names ``job_model``."""
     job_id = ensure_detect_job(db, event_id=event_id, media_id=media_id, model=job_model, max_attempts=3)
-    result = run_detect_job(job_id, path.as_uri(), settings)
+    result = run_detect_job(job_id, settings)
     assert result.status == "completed", result
 
 
@@ -56,7 +57,7 @@ def clustered_event(db: psycopg.Connection, reembed_env: Settings, faces_data_di
     media = {}
     for path in event_photos(faces_data_dir):
         media_id = make_media(db, event_id, storage_path=path.as_uri())
-        detect(db, reembed_env, event_id, media_id, path, OLD_PACK)
+        detect(db, reembed_env, event_id, media_id, OLD_PACK)
         media[media_id] = path
     cluster_event(db, event_id, reembed_env)
     return AnalysedEvent(event_id, media)

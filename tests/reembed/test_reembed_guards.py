@@ -86,10 +86,11 @@ def test_a_running_clustering_makes_it_refuse_and_it_blocks_new_clusterings(reem
 def test_an_unreadable_photo_refuses_the_run_and_changes_nothing(reembed_env: Settings, scene: Scene) -> None:
     # The scene's photos were never analysed (their detection failed, say) and cannot be read: skipped.
     scene.db.execute("delete from media_analyses where event_id = %s", (scene.event,))
-    scene.db.execute("update media set storage_path = 'file:///nonexistent/' || id || '.jpg' where event_id = %s",
-                     (scene.event,))
+    missing = reembed_env.local_storage_dir.as_uri() + "/nonexistent/"   # inside the store, no such file
+    scene.db.execute("update media set storage_path = %s || id || '.jpg' where event_id = %s",
+                     (missing, scene.event))
     # This one was analysed by the old pack and is gone from storage since: the run must not drop its faces.
-    gone = make_media(scene.db, scene.event, storage_path="file:///nonexistent/photo.jpg")
+    gone = make_media(scene.db, scene.event, storage_path=missing + "photo.jpg")
     scene.db.execute("insert into media_analyses (media_id, model, event_id, face_count) values (%s, %s, %s, 0)",
                      (gone, OLD_PACK, scene.event))
     faces_before = snapshot(scene.db, scene.event)
