@@ -64,6 +64,25 @@ def _merge(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUse
     return {"person": _person(conn, into), "merged_person_id": str(person_id), **tags}
 
 
+def _accept_suggestion(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    """"Same person": merge the smaller of the two into the larger (a merge, with its link rules)."""
+    person_id, other = uuid_param(params, "person_id"), uuid_param(params, "other_person_id")
+    if person_id == other:
+        raise invalid("other_person_id", "a person is the same as itself")
+    kept, merged = person_actions.larger_first(conn, event_id, person_id, other)
+    tags = person_actions.merge(conn, event_id, merged, kept, force=bool_param(params, "force"))
+    return {"person": _person(conn, kept), "merged_person_id": str(merged), **tags}
+
+
+def _reject_suggestion(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+        params: dict[str, Any]) -> dict[str, Any]:
+    """"Different": never suggest the pair again, in either direction, across re-clustering."""
+    person_id, other = uuid_param(params, "person_id"), uuid_param(params, "other_person_id")
+    recorded = person_actions.mark_different(conn, event_id, person_id, other, user.user_id)
+    return {"person_id": str(person_id), "other_person_id": str(other), "recorded": recorded}
+
+
 def _rename(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
         params: dict[str, Any]) -> dict[str, Any]:
     person_id = uuid_param(params, "person_id")
@@ -143,6 +162,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "assign": ActionSpec("organiser", _assign),
     "unassign": ActionSpec("organiser", _unassign),
     "merge": ActionSpec("organiser", _merge),
+    "accept_suggestion": ActionSpec("organiser", _accept_suggestion),
+    "reject_suggestion": ActionSpec("organiser", _reject_suggestion),
     "rename": ActionSpec("organiser", _rename),
     "ignore": ActionSpec("organiser", _set_ignored(True)),
     "unignore": ActionSpec("organiser", _set_ignored(False)),

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from shared.db.face_tags import media_of_persons, sync_face_tags
+from shared.db.suggestions import inherit_distinctions, record_distinction
 
 
 class PersonActionError(Exception):
@@ -154,7 +155,31 @@ def merge(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, i
         "update face_persons set status = 'merged', merged_into = %s, linked_user_id = null,"
         " representative_face_id = null, updated_at = now() where id = %s",
         (into_person_id, person_id))
+    inherit_distinctions(conn, event_id, person_id, into_person_id)
     return _finish(conn, [person_id, into_person_id])
+
+
+def mark_different(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, other_person_id: uuid.UUID,
+                   user_id: uuid.UUID) -> bool:
+    """Remember "not the same person" for the pair (idempotent); True when it was new."""
+    if person_id == other_person_id:
+        raise PersonActionError("invalid", "invalid_request", "a person is the same as itself", "other_person_id")
+    persons = lock_persons(conn, event_id, [person_id, other_person_id])
+    _require_not_merged(persons[person_id])
+    _require_not_merged(persons[other_person_id], "other_person_id")
+    model = persons[person_id]["model"]
+    if persons[other_person_id]["model"] != model:
+        raise PersonActionError("invalid", "invalid_request", "the persons come from different models",
+                                "other_person_id")
+    return record_distinction(conn, event_id, model, person_id, other_person_id, user_id)
+
+
+def larger_first(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID,
+                 other_person_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """The pair as (kept, merged): accepting a suggestion keeps the person with more faces (then the lower id)."""
+    persons = lock_persons(conn, event_id, [person_id, other_person_id])
+    kept = min(persons.values(), key=lambda p: (-p["face_count"], p["id"]))["id"]
+    return kept, other_person_id if kept == person_id else person_id
 
 
 def rename(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, display_name: str | None) -> None:

@@ -7,6 +7,15 @@ from typing import Any
 
 import psycopg
 
+# A person as the review page shows it: counts and the representative face's thumbnail.
+_PERSON_CARD = """
+        select p.id, p.status, p.display_name, p.linked_user_id, p.merged_into, p.face_count,
+               (select count(distinct f.media_id) from faces f where f.person_id = p.id) as media_count,
+               p.representative_face_id, rep.thumbnail
+          from face_persons p
+          left join faces rep on rep.id = p.representative_face_id
+"""
+
 
 def list_persons(conn: psycopg.Connection, event_id: uuid.UUID, model: str, *, include_merged: bool,
                  limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
@@ -16,12 +25,7 @@ def list_persons(conn: psycopg.Connection, event_id: uuid.UUID, model: str, *, i
     total = conn.execute("select count(*) as n from face_persons where event_id = %(event)s and model = %(model)s"
                          " and status = any(%(statuses)s)", params).fetchone()["n"]
     rows = conn.execute(
-        """
-        select p.id, p.status, p.display_name, p.linked_user_id, p.merged_into, p.face_count,
-               (select count(distinct f.media_id) from faces f where f.person_id = p.id) as media_count,
-               p.representative_face_id, rep.thumbnail
-          from face_persons p
-          left join faces rep on rep.id = p.representative_face_id
+        _PERSON_CARD + """
          where p.event_id = %(event)s and p.model = %(model)s and p.status = any(%(statuses)s)
          order by p.face_count desc, p.id
          limit %(limit)s offset %(offset)s
@@ -29,6 +33,22 @@ def list_persons(conn: psycopg.Connection, event_id: uuid.UUID, model: str, *, i
         params,
     ).fetchall()
     return rows, total
+
+
+def person_cards(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
+                 person_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The persons of the event and model among ``person_ids``, by id (others are absent)."""
+    rows = conn.execute(_PERSON_CARD + " where p.event_id = %s and p.model = %s and p.id = any(%s)",
+                        (event_id, model, person_ids)).fetchall()
+    return {row["id"]: row for row in rows}
+
+
+def person_faces(conn: psycopg.Connection, person_id: uuid.UUID, limit: int, offset: int) -> list[dict[str, Any]]:
+    """One page of a person's faces, best first, for the person page."""
+    return conn.execute(
+        "select id as face_id, media_id, thumbnail, assignment from faces where person_id = %s"
+        " order by quality desc, id limit %s offset %s",
+        (person_id, limit, offset)).fetchall()
 
 
 def sample_faces(conn: psycopg.Connection, person_ids: list[uuid.UUID], per_person: int) -> list[dict[str, Any]]:
