@@ -56,12 +56,12 @@ def pair_key(a: Hashable, b: Hashable) -> frozenset[Hashable]:
 
 
 def suggest_merges(embeddings: np.ndarray, labels: np.ndarray, photo_ids: np.ndarray, threshold: float, *,
-                   limit: int = DEFAULT_LIMIT,
+                   limit: int | None = DEFAULT_LIMIT,
                    different: Collection[frozenset[Hashable]] = ()) -> list[Suggestion]:
     """Suggestions among clustered faces (``labels`` -1: unassigned), the rule of the module docstring.
 
     What the endpoint computes in SQL, computed here on arrays: used offline and to check the
-    two agree.
+    two agree. ``limit`` None: every pair above the threshold.
     """
     persons = sorted(set(labels[labels >= 0].tolist()))
     if len(persons) < 2:

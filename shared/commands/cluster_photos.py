@@ -6,8 +6,12 @@ the result, and writes one JSON line per face::
 
     {"path": "<relative to DIR>", "bbox": [x1, y1, x2, y2], "score": 0.98, "quality": 0.81, "person": 3}
 
-``person`` is null for unassigned faces (noise, or below the quality bar). Used to measure
-clustering on labelled folders and by people trying the project on their own photos.
+``person`` is null for unassigned faces (noise, or below the quality bar). With
+``--suggestions SUGG.jsonl`` it also writes the merge suggestions the review page would offer,
+one line per pair, best first: ``{"a": <person>, "b": <person>, "score": 0.83}`` with the person
+numbers of FILE.jsonl (the rule of :mod:`shared.clustering.suggestions`, every pair above the
+model's threshold). Used to measure clustering on labelled folders and by people trying the
+project on their own photos.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 
 from shared.clustering.params import params_for_model
 from shared.clustering.service import cluster_faces
+from shared.clustering.suggestions import min_similarity, suggest_merges
 from shared.face_analysis import FaceAnalyzer, ImageError
 from shared.settings import get_settings
 
@@ -65,13 +70,21 @@ def _cluster_photos(args: argparse.Namespace) -> int:
     finally:
         analyzer.close()
     labels = np.zeros(0, dtype=np.int64)
+    suggestions = []
     if records:
         vectors = np.stack(embeddings)
         params = params_for_model(settings.model_pack, settings, vectors.shape[1])
         labels = cluster_faces(vectors, np.array(quality), np.array(photo), params)
+        if args.suggestions:
+            suggestions = suggest_merges(vectors, labels, np.array(photo),
+                                         min_similarity(settings.model_pack, vectors.shape[1]), limit=None)
     with open(args.out, "w") as out:
         for record, label in zip(records, labels.tolist(), strict=True):
             out.write(json.dumps({**record, "person": label if label >= 0 else None}) + "\n")
+    if args.suggestions:
+        with open(args.suggestions, "w") as out:
+            for pair in suggestions:
+                out.write(json.dumps({"a": pair.a, "b": pair.b, "score": pair.score}) + "\n")
     persons = len(set(labels[labels >= 0].tolist()))
     print(f"{len(records)} faces, {persons} persons, {int((labels < 0).sum())} unassigned -> {args.out}"
           + (f" ({failed} images skipped)" if failed else ""), file=sys.stderr)
@@ -83,6 +96,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    help="detect and cluster the faces of a photo folder (no database)")
     parser.add_argument("dir", metavar="DIR", help="folder of images (searched recursively)")
     parser.add_argument("--out", required=True, metavar="FILE.jsonl", help="where to write one JSON line per face")
+    parser.add_argument("--suggestions", metavar="SUGG.jsonl",
+                        help="also write the merge suggestions, one JSON line per pair of persons, best first")
     parser.add_argument("--pack", help="model pack (default: MODEL_PACK)")
     parser.add_argument("--min-cluster-size", type=int, help="HDBSCAN min_cluster_size (default: per model)")
     parser.add_argument("--min-samples", type=int, help="HDBSCAN min_samples (default: per model)")

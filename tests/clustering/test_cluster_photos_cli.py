@@ -47,3 +47,24 @@ def test_group_photos_cluster_into_pure_persons(faces_data_dir: Path, models_dir
                     identities[face["person"]].add(row["identity"])
     assert matched >= 0.8 * len(truth)
     assert identities and all(len(ids) == 1 for ids in identities.values())
+
+
+def test_suggestions_offer_the_pieces_of_a_split_person(faces_data_dir: Path, models_dir: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten photos of one woman: precision-first clustering makes two persons of her, the suggestion rejoins them."""
+    monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
+    out, suggestions = tmp_path / "faces.jsonl", tmp_path / "suggestions.jsonl"
+    folder = faces_data_dir / "dev2" / "lfw_Jennifer_Lopez"
+    assert main(["cluster-photos", str(folder), "--out", str(out), "--suggestions", str(suggestions)]) == 0
+    faces = [json.loads(line) for line in out.read_text().splitlines()]
+    pairs = [json.loads(line) for line in suggestions.read_text().splitlines()]
+    persons = {f["person"] for f in faces} - {None}
+    assert len(persons) >= 2 and pairs
+    assert all(set(p) == {"a", "b", "score"} and p["a"] < p["b"] and {p["a"], p["b"]} <= persons for p in pairs)
+    assert [p["score"] for p in pairs] == sorted((p["score"] for p in pairs), reverse=True)
+    photos = defaultdict(set)
+    for face in faces:
+        photos[face["person"]].add(face["path"])
+    assert all(not photos[p["a"]] & photos[p["b"]] for p in pairs)  # cannot-link
+    offered = {frozenset((p["a"], p["b"])) for p in pairs}
+    assert all(frozenset((a, b)) in offered for a in persons for b in persons if a < b)  # one woman: all pieces
