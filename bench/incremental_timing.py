@@ -38,7 +38,8 @@ from shared.settings import get_settings
 MODEL = "yunet-dlib"
 
 
-def _insert_faces(conn, event_id: uuid.UUID, embeddings: np.ndarray, photo_ids: np.ndarray) -> list[uuid.UUID]:
+def _insert_faces(conn, event_id: uuid.UUID, embeddings: np.ndarray, photo_ids: np.ndarray,
+                  model: str = MODEL) -> list[uuid.UUID]:
     media = {}
     with conn.cursor() as cur:
         for photo in np.unique(photo_ids).tolist():
@@ -49,7 +50,7 @@ def _insert_faces(conn, event_id: uuid.UUID, embeddings: np.ndarray, photo_ids: 
             ids.append(cur.execute(
                 "insert into faces (event_id, media_id, model, bbox, landmarks, det_score, quality, embedding)"
                 " values (%s, %s, %s, '{0,0,10,10}', '{1,1,2,2,3,3,4,4,5,5}', 0.99, 0.9, %s) returning id",
-                (event_id, media[photo], MODEL, vector)).fetchone()["id"])
+                (event_id, media[photo], model, vector)).fetchone()["id"])
     return ids
 
 

@@ -1,5 +1,7 @@
 /* The review page: lists an event's persons through `face-persons` and changes them through
- * `face-person-actions`, with the organiser's access token.
+ * `face-person-actions`, with the organiser's access token. Above the grid, a strip of merge
+ * suggestions ("Same person" / "Different"); a person's "All faces" opens its page, every face
+ * paged, each with "Not this person".
  *
  * Settings come from, in order: window.FACECLUSTER_CONFIG (config.js, written by the local demo),
  * then the address fragment (#personsUrl=...&actionsUrl=...&eventId=...&token=..., or #api=<base URL>
@@ -13,7 +15,8 @@
   var snapshot = window.FACECLUSTER_SNAPSHOT || null;
   var config = resolveConfig();
   var PAGE_SIZE = Math.min(200, Number(config.pageSize) || 60);   // persons per request
-  var state = {persons: [], total: 0, nextOffset: 0, unassigned: [], unassignedCount: 0, mergeSource: null};
+  var state = {persons: [], total: 0, nextOffset: 0, unassigned: [], unassignedCount: 0, mergeSource: null,
+    suggestions: [], openPerson: null, personFaces: [], personNext: null};
   var $ = function (id) { return document.getElementById(id); };
   var moreObserver = null;   // loads the next page when the "more" row nears the viewport
 
@@ -50,8 +53,15 @@
   }
 
   function fetchPage(offset, limit) {
+    var first = offset === 0 ? "true" : "false";
     var query = new URLSearchParams({event_id: config.eventId, limit: String(limit), offset: String(offset),
-      include_unassigned: offset === 0 ? "true" : "false"});
+      include_unassigned: first, include_suggestions: first});
+    return request(config.personsUrl + "?" + query.toString(), {method: "GET"});
+  }
+
+  function fetchPersonFaces(personId, offset, limit) {
+    var query = new URLSearchParams({event_id: config.eventId, person_id: personId, limit: String(limit),
+      offset: String(offset)});
     return request(config.personsUrl + "?" + query.toString(), {method: "GET"});
   }
 
@@ -67,6 +77,7 @@
     state.total = page.total;
     state.nextOffset = page.next_offset;
     if (page.unassigned) state.unassigned = page.unassigned;
+    if (page.suggestions) state.suggestions = page.suggestions;
     if (typeof page.unassigned_count === "number") state.unassignedCount = page.unassigned_count;
   }
 
@@ -207,12 +218,134 @@
     q(".unignore").addEventListener("click", function (e) {
       run(e.currentTarget, {action: "unignore", person_id: person.id});
     });
+    q(".open").addEventListener("click", function () { openPerson(person); });
     q(".merge").addEventListener("click", function () { startMerge(person); });
     q(".merge-into").addEventListener("click", function (e) {
       var source = state.mergeSource;
       stopMerge();
       run(e.currentTarget, {action: "merge", person_id: source.id, into_person_id: person.id});
     });
+  }
+
+  function suggestionSide(person) {
+    var side = document.createElement("div");
+    side.className = "side";
+    side.dataset.personId = person.id;
+    var rep = thumbnailImage(person.thumbnail, personLabel(person));
+    rep.className = "rep";
+    side.appendChild(rep);
+    var name = document.createElement("div");
+    name.className = "name";
+    name.textContent = personLabel(person);
+    side.appendChild(name);
+    var counts = document.createElement("div");
+    counts.className = "counts";
+    counts.textContent = plural(person.face_count, "face");
+    side.appendChild(counts);
+    var faces = document.createElement("div");
+    faces.className = "faces";
+    (person.sample_faces || []).slice(0, 3).forEach(function (face) {
+      faces.appendChild(thumbnailImage(face.thumbnail, "face"));
+    });
+    side.appendChild(faces);
+    return side;
+  }
+
+  function suggestionCard(suggestion) {
+    var card = $("suggestion-template").content.firstElementChild.cloneNode(true);
+    card.dataset.a = suggestion.a.id;
+    card.dataset.b = suggestion.b.id;
+    var sides = card.querySelectorAll(".side");
+    sides[0].replaceWith(suggestionSide(suggestion.a));
+    sides[1].replaceWith(suggestionSide(suggestion.b));
+    card.querySelector(".score").textContent = "Similarity " + suggestion.score.toFixed(2);
+    var pair = {person_id: suggestion.a.id, other_person_id: suggestion.b.id};
+    card.querySelector(".same").addEventListener("click", function (e) {
+      run(e.currentTarget, Object.assign({action: "accept_suggestion"}, pair));
+    });
+    card.querySelector(".different").addEventListener("click", function (e) {
+      run(e.currentTarget, Object.assign({action: "reject_suggestion"}, pair));
+    });
+    return card;
+  }
+
+  function renderSuggestions() {
+    var cards = document.createDocumentFragment();
+    state.suggestions.forEach(function (suggestion) { cards.appendChild(suggestionCard(suggestion)); });
+    $("suggestions").replaceChildren(cards);
+    $("suggestions-count").textContent = "(" + state.suggestions.length + ")";
+    $("suggestions-section").hidden = state.openPerson !== null || state.suggestions.length === 0;
+  }
+
+  // -- a person's page -----------------------------------------------------------------------
+  function openPerson(person) {
+    state.openPerson = person;
+    state.personFaces = [];
+    state.personNext = 0;
+    $("persons-section").hidden = true;
+    $("unassigned-section").hidden = true;
+    $("person-page").hidden = false;
+    renderSuggestions();
+    window.scrollTo(0, 0);
+    return loadPersonFaces();
+  }
+
+  function closePerson() {
+    state.openPerson = null;
+    $("person-page").hidden = true;
+    $("persons-section").hidden = false;
+    render();
+  }
+
+  function loadPersonFaces() {
+    if (state.openPerson === null || state.personNext === null) return Promise.resolve();
+    return fetchPersonFaces(state.openPerson.id, state.personNext, PAGE_SIZE).then(function (page) {
+      state.openPerson = page.person;
+      state.personFaces = state.personFaces.concat(page.faces);
+      state.personNext = page.next_offset;
+      renderPersonPage();
+    }).catch(showError);
+  }
+
+  /* After "Not this person": the same number of faces again, from the top. */
+  function reloadPersonFaces() {
+    var wanted = Math.max(PAGE_SIZE, state.personFaces.length);
+    state.personFaces = [];
+    state.personNext = 0;
+    function next() {
+      return loadPersonFaces().then(function () {
+        if (state.personNext !== null && state.personFaces.length < wanted) return next();
+      });
+    }
+    return next();
+  }
+
+  function renderPersonPage() {
+    var person = state.openPerson;
+    $("person-page-heading").textContent = personLabel(person);
+    $("person-page-count").textContent = "(" + plural(person.face_count, "face") + ")";
+    var faces = document.createDocumentFragment();
+    state.personFaces.forEach(function (face) {
+      var figure = document.createElement("figure");
+      figure.className = "person-face";
+      figure.dataset.faceId = face.face_id;
+      figure.appendChild(thumbnailImage(face.thumbnail, "face of " + personLabel(person)));
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "not-this-person";
+      remove.textContent = "Not this person";
+      remove.addEventListener("click", function () {
+        hideError();
+        remove.disabled = true;
+        act({action: "remove_face", person_id: person.id, face_id: face.face_id})
+          .then(function () { return Promise.all([reloadPersonFaces(), reload()]); })
+          .catch(showError);
+      });
+      figure.appendChild(remove);
+      faces.appendChild(figure);
+    });
+    $("person-faces").replaceChildren(faces);
+    $("person-more").hidden = state.personNext === null;
   }
 
   function render() {
@@ -227,7 +360,7 @@
     $("more").hidden = snapshot !== null || state.nextOffset === null;
     $("stats").textContent = plural(state.total, "person") + " · " + plural(state.unassignedCount, "unassigned face");
 
-    $("unassigned-section").hidden = state.unassignedCount === 0;
+    $("unassigned-section").hidden = state.openPerson !== null || state.unassignedCount === 0;
     $("unassigned-count").textContent = "(" + state.unassignedCount + ")";
     var faces = document.createDocumentFragment();
     state.unassigned.forEach(function (face) {
@@ -236,6 +369,7 @@
       faces.appendChild(img);
     });
     $("unassigned").replaceChildren(faces);
+    renderSuggestions();
   }
 
   // -- actions -------------------------------------------------------------------------------
@@ -294,6 +428,8 @@
     $("merge-cancel").addEventListener("click", stopMerge);
     document.addEventListener("keydown", function (e) { if (e.key === "Escape" && state.mergeSource) stopMerge(); });
     $("load-more").addEventListener("click", loadMore);
+    $("person-back").addEventListener("click", closePerson);
+    $("person-load-more").addEventListener("click", loadPersonFaces);
     if (snapshot) {
       config = Object.assign(config, snapshot.meta || {});
       config.members = (snapshot.meta && snapshot.meta.members) || [];
