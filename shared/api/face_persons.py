@@ -13,7 +13,7 @@ Merge suggestions (``include_suggestions``, at most ``suggestions_limit``) are p
 persons that are probably one person, best first (:mod:`shared.clustering.suggestions`).
 
 With ``person_id``, the person's page instead: ``{"person": <person>, "faces": [{"face_id",
-"media_id", "thumbnail", "assignment"}], "total", "limit", "offset", "next_offset"}``, every
+"media_id", "thumbnail", "assignment", "origin"}], "total", "limit", "offset", "next_offset"}``, every
 face of the person, best first, paged by ``limit`` / ``offset``.
 
 Thumbnails are the small JPEG crops stored at detection time, inline as data URLs: no signed
@@ -107,7 +107,8 @@ def _person_page(conn: psycopg.Connection, event_id: uuid.UUID, model: str, pers
         raise ApiError(404, "person_not_found", f"no person {person_id} in this event", field="person_id")
     faces = person_faces(conn, person_id, limit, offset)
     return {"person": _with_samples(conn, [card])[person_id],
-            "faces": [{**_face_json(face), "assignment": face["assignment"]} for face in faces],
+            "faces": [{**_face_json(face), "assignment": face["assignment"], "origin": face["origin"]}
+                      for face in faces],
             **_page(card["face_count"], limit, offset)}
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from shared.api.auth import AuthenticatedUser
+from shared.api.face_add import add_missed_face
 from shared.api.http import ApiError, bool_param, choice_param, invalid, uuid_param
 from shared.api.roles import require_event_role
 from shared.db import person_actions
@@ -174,11 +175,19 @@ ACTIONS: dict[str, ActionSpec] = {
 }
 
 
+# Actions that do slow work (fetching and analysing a photo) between their own transactions.
+UNLOCKED_ACTIONS: dict[str, Callable[[AuthenticatedUser, dict[str, Any]], tuple[dict[str, Any], int]]] = {
+    "add_face": add_missed_face,
+}
+
+
 def perform_action(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    name = choice_param(params, "action", ACTIONS)
-    event_id = uuid_param(params, "event_id")
-    spec = ACTIONS[name]
+    name = choice_param(params, "action", [*ACTIONS, *UNLOCKED_ACTIONS])
     try:
+        if name in UNLOCKED_ACTIONS:
+            return UNLOCKED_ACTIONS[name](user, params)
+        event_id = uuid_param(params, "event_id")
+        spec = ACTIONS[name]
         with transaction() as conn:
             require_event_role(conn, event_id, user.user_id, spec.role)
             if spec.locks_event_row:  # lock order: event row, face-data lock, persons (shared.db.events)

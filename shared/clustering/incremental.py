@@ -19,6 +19,7 @@ import logging
 import math
 import uuid
 
+import numpy as np
 import psycopg
 
 from shared.clustering.noise import choose_person
@@ -74,3 +75,19 @@ def _person_for(conn: psycopg.Connection, event_id: uuid.UUID, face: dict, setti
     if store.person_on_photo(conn, person, face["media_id"]):
         return None
     return person
+
+
+def nearest_person(conn: psycopg.Connection, event_id: uuid.UUID, model: str, embedding: np.ndarray,
+                   media_id: uuid.UUID, settings: Settings) -> uuid.UUID | None:
+    """The person a face an organiser placed most likely is: the nearest active one within attach distance.
+
+    The organiser vouches that it is a face, so unlike :func:`assign_new_faces` no margin over
+    the runner-up is asked; cannot-link still holds (a person already on the photo is skipped).
+    """
+    params = params_for_model(model, settings, len(embedding))
+    for row in store.nearest_person_faces(conn, event_id, model, embedding, NEIGHBOURS):
+        if math.sqrt(max(0.0, 2.0 * float(row["distance"]))) > params.attach_distance:
+            return None
+        if not store.person_on_photo(conn, row["person_id"], media_id):
+            return row["person_id"]
+    return None

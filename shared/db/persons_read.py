@@ -46,7 +46,7 @@ def person_cards(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
 def person_faces(conn: psycopg.Connection, person_id: uuid.UUID, limit: int, offset: int) -> list[dict[str, Any]]:
     """One page of a person's faces, best first, for the person page."""
     return conn.execute(
-        "select id as face_id, media_id, thumbnail, assignment from faces where person_id = %s"
+        "select id as face_id, media_id, thumbnail, assignment, origin from faces where person_id = %s"
         " order by quality desc, id limit %s offset %s",
         (person_id, limit, offset)).fetchall()
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from shared.face_analysis.alignment import AlignmentError
 from shared.face_analysis.decode import open_image
-from shared.face_analysis.detectors import Detection, Detector, create_detector, fit_scale
+from shared.face_analysis.detectors import TRAINED_SIZE, Detection, Detector, create_detector, fit_scale
 from shared.face_analysis.packs import get_pack, verify_pack
 from shared.face_analysis.quality import face_quality
 from shared.face_analysis.recognizers import Recognizer, create_recognizer
@@ -29,6 +29,12 @@ from shared.face_analysis.thumbnails import face_thumbnail
 from shared.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
+
+# A box drawn around a face the detector missed: the detector looks again on the box and its
+# surroundings (the box grown by this share of its size on each side, so the whole head is in
+# view), at full resolution and at this share of its threshold.
+BOX_CONTEXT = 0.5
+BOX_THRESHOLD_FACTOR = 0.5
 
 
 class FaceAnalyzer:
@@ -41,6 +47,7 @@ class FaceAnalyzer:
                           else self._pack.default_threshold)
         self._load_lock = threading.Lock()
         self._detector: Detector | None = None
+        self._box_detector: Detector | None = None
         self._recognizer: Recognizer | None = None
 
     @property
@@ -64,8 +71,12 @@ class FaceAnalyzer:
                 return
             settings = self._settings
             paths = verify_pack(self._pack, settings.model_dir)
-            self._detector = create_detector(self._pack.detector, paths[self._pack.detector_file.path],
+            detector_path = paths[self._pack.detector_file.path]
+            self._detector = create_detector(self._pack.detector, detector_path,
                                              self.threshold, settings.det_size, settings.ort_intra_op_threads)
+            self._box_detector = create_detector(self._pack.detector, detector_path,
+                                                 self.threshold * BOX_THRESHOLD_FACTOR,
+                                                 (TRAINED_SIZE, TRAINED_SIZE), settings.ort_intra_op_threads)
             self._recognizer = create_recognizer(
                 self._pack.recognizer, tuple(paths[f.path] for f in self._pack.recognizer_files),
                 self._pack.embedding_dim, settings.recognizer_threads, settings.ort_intra_op_threads)
@@ -96,6 +107,39 @@ class FaceAnalyzer:
         faces = [self._face(d, p, chip, embedding, pixels, image.width, image.height)
                  for (d, p, chip), embedding in zip(aligned.kept, embeddings, strict=True)]
         return ImageAnalysis(image.width, image.height, faces, aligned.dropped)
+
+    def find_face_in_box(self, data: bytes, box: tuple[float, float, float, float]) -> Face | None:
+        """The face inside a box a person drew on the image (original pixels), or None when there is none.
+
+        The detector missed it on the whole image (too small at ``DET_SIZE``, or scored under the
+        threshold); on the box's surroundings alone, enlarged to the detector's trained size and
+        at a lower threshold, it finds the face with its landmarks, which the recogniser needs.
+        A detection counts when its centre lies in the box; the most confident one is the face.
+        """
+        self.load()
+        assert self._box_detector is not None and self._recognizer is not None
+        image = open_image(data, self._settings.max_image_pixels)
+        pixels, _ = image.pixels(1.0)
+        x1, y1, x2, y2 = box
+        grow_x, grow_y = (x2 - x1) * BOX_CONTEXT, (y2 - y1) * BOX_CONTEXT
+        left, top = max(0, int(x1 - grow_x)), max(0, int(y1 - grow_y))
+        right, bottom = min(image.width, int(x2 + grow_x) + 1), min(image.height, int(y2 + grow_y) + 1)
+        if right - left < 2 or bottom - top < 2:
+            return None
+        offset = np.array([left, top], dtype=np.float32)
+        found = [Detection(d.box + np.tile(offset, 2), d.landmarks + offset, d.score)
+                 for d in self._box_detector.detect(np.ascontiguousarray(pixels[top:bottom, left:right]))]
+        inside = [d for d in found if x1 <= (d.box[0] + d.box[2]) / 2 <= x2 and y1 <= (d.box[1] + d.box[3]) / 2 <= y2]
+        if not inside:
+            return None
+        best = max(inside, key=lambda d: d.score)
+        try:
+            chip = self._recognizer.align(pixels, best)
+        except AlignmentError as error:
+            logger.info("The face in the box cannot be aligned: %s", error, extra={"reason": error.reason})
+            return None
+        embedding = self._recognizer.embed([chip])[0]
+        return self._face(best, best, chip, embedding, pixels, image.width, image.height)
 
     def _align(self, pixels: np.ndarray, detections: list[Detection], scale: float) -> _Aligned:
         """Chips of the faces that can be aligned; the others are dropped, logged and counted by reason."""

@@ -104,3 +104,20 @@ def test_hostile_pairs_get_a_400(db, scene, other) -> None:
     response = actions.call({**_pair(scene, "reject_suggestion"), "other_person_id": other}, user=scene.organiser)
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "other_person_id"
     assert data(db) == before
+
+
+def test_nobody_but_the_event_organiser_adds_a_face_to_its_photos(db, scene, rival) -> None:
+    """Refused before any photo is fetched: the role, then the media's event, decide."""
+    actions = function_client("face_person_actions")
+    rival_organiser, rival_event, rival_person = rival
+    media = db.execute("select media_id from faces where person_id = %s limit 1",
+                       (scene.persons["w"],)).fetchone()["media_id"]
+    body = {"action": "add_face", "event_id": str(scene.event), "media_id": str(media), "box": [1, 1, 90, 90]}
+    before = data(db)
+    assert actions.call(body).status_code == 401
+    for user in (scene.member, uuid.uuid4(), rival_organiser):
+        assert actions.call(body, user=user).status_code == 403
+    stolen = actions.call({**body, "event_id": str(rival_event), "person_id": str(rival_person)},
+                          user=rival_organiser)
+    assert stolen.status_code == 404 and stolen.get_json()["error"]["code"] == "media_not_found"
+    assert data(db) == before
