@@ -2,9 +2,10 @@
 
 Request: ``{"action": "add_face", "event_id", "media_id", "box": [x1, y1, x2, y2], "person_id"?}``,
 the box in the photo's pixels as shown (after EXIF orientation). The detector looks again on
-the box (:meth:`shared.face_analysis.FaceAnalyzer.find_face_in_box`), the event's model embeds
-the face, and it is stored as a user-placed face (``origin = 'user'``) in ``person_id`` or, without
-one, in the nearest person (or none). 422 ``no_face_in_box`` when there is no face to find.
+the box (:meth:`shared.face_analysis.FaceAnalyzer.find_face_in_box`), the event's pack
+(:mod:`shared.db.event_models`) embeds the face, and it is stored as a user-placed face
+(``origin = 'user'``) in ``person_id`` or, without one, in the nearest person (or none).
+422 ``no_face_in_box`` when there is no face to find.
 
 Unlike the other actions it fetches and analyses an image, which takes a second or more: that
 happens between two transactions (authorise and read the media row; then store under the
@@ -13,6 +14,7 @@ event's face-data lock), never while a lock is held.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from typing import Any
@@ -22,10 +24,11 @@ from shared.api.http import ApiError, invalid, uuid_param
 from shared.api.roles import require_event_role, require_face_recognition
 from shared.clustering.incremental import nearest_person
 from shared.db.connection import transaction
+from shared.db.event_models import event_model, pin_event_model
 from shared.db.events import lock_event_face_data
 from shared.db.faces import media_state
 from shared.db.person_actions import place_face
-from shared.face_analysis import Face, ImageError, get_analyzer
+from shared.face_analysis import Face, ImageError, ModelFilesError, get_analyzer
 from shared.settings import get_settings
 from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, image_location_for_media
 
@@ -46,14 +49,17 @@ def box_param(params: dict[str, Any], name: str) -> tuple[float, float, float, f
     return x1, y1, x2, y2
 
 
-def _boxed_face(storage_path: str, box: tuple[float, float, float, float]) -> Face:
+def _boxed_face(storage_path: str, box: tuple[float, float, float, float], model: str) -> Face:
     settings = get_settings()
     try:
         data = fetch_image(image_location_for_media(storage_path, settings), settings)
-        face = get_analyzer(settings).find_face_in_box(data, box)
+        face = get_analyzer(dataclasses.replace(settings, model_pack=model)).find_face_in_box(data, box)
     except StorageUnavailableError:
         raise ApiError(503, "unavailable", "the photo's storage is unavailable, retry later",
                        headers={"Retry-After": "5"}) from None
+    except ModelFilesError:
+        raise ApiError(503, "model_unavailable", f"the event's model pack {model} is not installed here",
+                       headers={"Retry-After": "60"}) from None
     except (ImageFetchError, ImageError) as exc:
         raise ApiError(422, "image_unusable", f"the photo cannot be read ({exc.code})", field="media_id") from None
     if face is None:
@@ -66,16 +72,18 @@ def add_missed_face(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[di
     event_id, media_id = uuid_param(params, "event_id"), uuid_param(params, "media_id")
     person_id = uuid_param(params, "person_id", required=False)
     box = box_param(params, "box")
-    model = get_settings().model_pack
     with transaction() as conn:
         require_face_recognition(require_event_role(conn, event_id, user.user_id, "organiser"))
         media = media_state(conn, media_id)
+        model = event_model(conn, event_id, get_settings().model_pack)
     if media is None or media.event_id != event_id:
         raise ApiError(404, "media_not_found", f"no media {media_id} in this event", field="media_id")
-    face = _boxed_face(media.storage_path, box)
+    face = _boxed_face(media.storage_path, box, model)
     with transaction() as conn:  # PersonActionError: face-person-actions answers it like its other actions'
         require_event_role(conn, event_id, user.user_id, "organiser")
         lock_event_face_data(conn, event_id)
+        if pin_event_model(conn, event_id, model) != model:
+            raise ApiError(409, "concurrent_edit", "the event was moved to another model pack meanwhile, retry")
         nearest = None if person_id else nearest_person(conn, event_id, model, face.embedding, media_id,
                                                         get_settings())
         placed = place_face(conn, event_id, media_id, model, face, person_id, nearest)

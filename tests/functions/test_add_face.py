@@ -144,3 +144,17 @@ def test_refusals_are_precise_and_change_nothing(db, actions_api, scene, change:
     response = _add(actions_api, scene, box, user=user, **params)
     assert response.status_code == status and response.get_json()["error"]["code"] == code, response.get_json()
     assert _rows(db, scene.event) == before
+
+
+def test_the_face_is_embedded_with_the_events_pack_not_model_pack(db, actions_api, scene,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event's faces are yunet-dlib ones; a deployment whose MODEL_PACK moved on still adds dlib faces."""
+    db.execute("insert into event_face_models (event_id, model) values (%s, %s) on conflict do nothing",
+               (scene.event, MODEL))
+    monkeypatch.setenv("MODEL_PACK", "yunet-reid256")
+    get_settings.cache_clear()
+    response = _add(actions_api, scene, scene.missed.bbox)
+    assert response.status_code == 201, response.get_json()
+    face = db.execute("select model, vector_dims(embedding) as dims from faces where id = %s",
+                      (response.get_json()["face_id"],)).fetchone()
+    assert face == {"model": MODEL, "dims": 128}
