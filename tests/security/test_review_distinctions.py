@@ -89,3 +89,16 @@ def test_an_organiser_cannot_file_a_malformed_answer(db, world, pair, statement:
     before = snapshot(db)
     assert attempt(db, callers(world)["organiser_a"], statement, pair) == "refused"
     assert snapshot(db) == before
+
+
+def test_an_answer_follows_its_persons_to_another_pack(db, world, pair) -> None:
+    """Re-embedding (shared/db/reembed.py) changes every person's pack in one statement; answers follow."""
+    with db.transaction():
+        db.execute("set constraints all deferred")
+        db.execute("delete from faces where event_id = %s", (world.a,))
+        db.execute("update face_persons set representative_face_id = null where event_id = %s", (world.a,))
+        db.execute("update face_persons set model = 'buffalo_l' where event_id = %s and model <> 'buffalo_l'",
+                   (world.a,))
+    rows = db.execute("select model, person_a, person_b from face_person_distinctions where event_id = %s",
+                      (world.a,)).fetchall()
+    assert rows == [{"model": "buffalo_l", "person_a": pair["answered_a"], "person_b": pair["answered_b"]}]
