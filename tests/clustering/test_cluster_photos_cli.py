@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.cli import main
+from shared.face_analysis import DEFAULT_PACK
 
 
 def _iou(a, b) -> float:
@@ -53,6 +54,7 @@ def test_suggestions_offer_the_pieces_of_a_split_person(faces_data_dir: Path, mo
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Ten photos of one woman: precision-first clustering makes two persons of her, the suggestion rejoins them."""
     monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
+    monkeypatch.setenv("MODEL_PACK", DEFAULT_PACK)  # this folder's other tests run with yunet-dlib
     out, suggestions = tmp_path / "faces.jsonl", tmp_path / "suggestions.jsonl"
     folder = faces_data_dir / "dev2" / "lfw_Jennifer_Lopez"
     assert main(["cluster-photos", str(folder), "--out", str(out), "--suggestions", str(suggestions)]) == 0
