@@ -30,7 +30,7 @@ from shared.db.faces import media_state
 from shared.db.person_actions import place_face
 from shared.face_analysis import Face, ImageError, ModelFilesError, get_analyzer
 from shared.settings import get_settings
-from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, image_location_for_media
+from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, media_image_location
 
 MAX_COORDINATE = 100_000  # pixels: larger than any photo MAX_IMAGE_PIXELS lets through
 
@@ -52,7 +52,7 @@ def box_param(params: dict[str, Any], name: str) -> tuple[float, float, float, f
 def _boxed_face(storage_path: str, box: tuple[float, float, float, float], model: str) -> Face:
     settings = get_settings()
     try:
-        data = fetch_image(image_location_for_media(storage_path, settings), settings)
+        data = fetch_image(media_image_location(storage_path, settings), settings)  # the worker's rules
         face = get_analyzer(dataclasses.replace(settings, model_pack=model)).find_face_in_box(data, box)
     except StorageUnavailableError:
         raise ApiError(503, "unavailable", "the photo's storage is unavailable, retry later",

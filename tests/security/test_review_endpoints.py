@@ -10,7 +10,7 @@ import uuid
 import psycopg
 import pytest
 
-from tests.factories import make_event
+from tests.factories import make_event, make_media
 from tests.functions.conftest import api_env, function_client, mint_token  # noqa: F401 (api_env: a fixture)
 from tests.functions.suggestion_scene import Scene, build_scene
 from tests.functions.world import add_person
@@ -120,4 +120,19 @@ def test_nobody_but_the_event_organiser_adds_a_face_to_its_photos(db, scene, riv
     stolen = actions.call({**body, "event_id": str(rival_event), "person_id": str(rival_person)},
                           user=rival_organiser)
     assert stolen.status_code == 404 and stolen.get_json()["error"]["code"] == "media_not_found"
+    assert data(db) == before
+
+
+@pytest.mark.parametrize("storage_path", ["file:///etc/passwd", "http://127.0.0.1:1/x.jpg", "https://169.254.169.254/",
+                                          "../../etc/passwd", "gs://another-bucket/x.jpg"])
+def test_add_face_fetches_only_what_the_worker_may(db, scene, storage_path: str) -> None:
+    """The photo comes from the media row under the detection worker's location rules, and nothing read is echoed."""
+    media = make_media(db, scene.event, storage_path=storage_path)
+    before = data(db)
+    response = function_client("face_person_actions").call(
+        {"action": "add_face", "event_id": str(scene.event), "media_id": str(media), "box": [1, 1, 90, 90]},
+        user=scene.organiser)
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert (error["code"], error["field"]) == ("image_unusable", "media_id") and "root:" not in error["message"]
     assert data(db) == before
