@@ -17,7 +17,6 @@ from playwright.sync_api import Browser, Page, expect
 from shared.localstack.demo import DemoSession
 from shared.settings import Settings
 from tests.demo.conftest import ARTIFACTS_DIR
-from tests.demo.test_review_page import browser  # noqa: F401 (a fixture)
 
 
 def split_off_central_face(db: psycopg.Connection, person_id: uuid.UUID) -> uuid.UUID:
@@ -41,7 +40,7 @@ def _suggestion(page: Page, a: uuid.UUID, b: uuid.UUID):
 
 
 def test_suggestions_strip_and_person_page_change_the_database(
-        photos_dir: Path, demo_settings: Settings, db: psycopg.Connection, browser: Browser) -> None:  # noqa: F811
+        photos_dir: Path, demo_settings: Settings, db: psycopg.Connection, browser: Browser) -> None:
     with DemoSession(photos_dir, demo_settings) as session:
         session.run()
         event = session.event_id
