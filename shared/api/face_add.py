@@ -27,12 +27,14 @@ from shared.db.connection import transaction
 from shared.db.event_models import event_model, pin_event_model
 from shared.db.events import lock_event_face_data
 from shared.db.faces import media_state
-from shared.db.person_actions import place_face
+from shared.db.person_actions import photo_faces, place_face
 from shared.face_analysis import Face, ImageError, ModelFilesError, get_analyzer
+from shared.reembed.matching import iou_matrix
 from shared.settings import get_settings
 from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, media_image_location
 
 MAX_COORDINATE = 100_000  # pixels: larger than any photo MAX_IMAGE_PIXELS lets through
+SAME_FACE_IOU = 0.5       # a stored face overlapping the found one this much is that face
 
 
 def box_param(params: dict[str, Any], name: str) -> tuple[float, float, float, float]:
@@ -68,6 +70,20 @@ def _boxed_face(storage_path: str, box: tuple[float, float, float, float], model
     return face
 
 
+def _stored_face(faces: list[dict[str, Any]], face: Face) -> dict[str, Any] | None:
+    """The user-placed face that is this one (idempotence); 409 when detection already found it."""
+    if not faces:
+        return None
+    overlaps = iou_matrix([face.bbox], [row["bbox"] for row in faces])[0]
+    best = int(overlaps.argmax())
+    if overlaps[best] < SAME_FACE_IOU:
+        return None
+    if faces[best]["origin"] != "user":
+        raise ApiError(409, "face_already_detected", f"the box holds face {faces[best]['id']}, which detection "
+                       "already found: move that face instead", field="box")
+    return faces[best]
+
+
 def add_missed_face(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
     event_id, media_id = uuid_param(params, "event_id"), uuid_param(params, "media_id")
     person_id = uuid_param(params, "person_id", required=False)
@@ -84,9 +100,12 @@ def add_missed_face(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[di
         lock_event_face_data(conn, event_id)
         if pin_event_model(conn, event_id, model) != model:
             raise ApiError(409, "concurrent_edit", "the event was moved to another model pack meanwhile, retry")
-        nearest = None if person_id else nearest_person(conn, event_id, model, face.embedding, media_id,
-                                                        get_settings())
-        placed = place_face(conn, event_id, media_id, model, face, person_id, nearest)
+        stored = _stored_face(photo_faces(conn, media_id, model), face)
+        if stored is not None:  # the request again (a retry, a double click): nothing more to do
+            placed = {"face_id": stored["id"], "person_id": stored["person_id"], "created": False}
+        else:
+            target = person_id or nearest_person(conn, event_id, model, face.embedding, media_id, get_settings())
+            placed = place_face(conn, event_id, media_id, model, face, target)
     body = {"action": "add_face", "event_id": str(event_id), "media_id": str(media_id),
             "bbox": [round(v, 1) for v in face.bbox], "det_score": round(face.det_score, 4),
             **{k: str(v) if isinstance(v, uuid.UUID) else v for k, v in placed.items()}}

@@ -19,6 +19,7 @@ import numpy as np
 import psycopg
 
 from shared.db.face_tags import media_of_persons, sync_face_tags
+from shared.db.faces import FaceRecord
 from shared.db.suggestions import inherit_distinctions, record_distinction
 
 
@@ -220,40 +221,26 @@ def remove_face(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.U
     return _finish(conn, [person_id], [face["media_id"]])
 
 
-def _overlap(a: list[float], b: list[float]) -> float:
-    """Intersection over union of two [x1, y1, x2, y2] boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
+def photo_faces(conn: psycopg.Connection, media_id: uuid.UUID, model: str) -> list[dict[str, Any]]:
+    """The faces of one photo and model, with where they came from."""
+    return conn.execute("select id, bbox, origin, person_id from faces where media_id = %s and model = %s order by id",
+                        (media_id, model)).fetchall()
 
 
-SAME_FACE_OVERLAP = 0.5  # two boxes overlapping this much are one face
+def place_face(conn: psycopg.Connection, event_id: uuid.UUID, media_id: uuid.UUID, model: str, face: FaceRecord,
+               person_id: uuid.UUID | None) -> dict[str, Any]:
+    """Store a face an organiser boxed (``origin = 'user'``, pinned by ``assignment = 'user'``) in ``person_id``.
 
-
-def place_face(conn: psycopg.Connection, event_id: uuid.UUID, media_id: uuid.UUID, model: str, face: Any,
-               person_id: uuid.UUID | None, nearest: uuid.UUID | None) -> dict[str, Any]:
-    """Store a face an organiser boxed (``origin = 'user'``) in ``person_id``, else in ``nearest``.
-
-    Idempotent: the same face boxed again returns the stored one (``created`` False). A box on
-    a face the detector already found is a conflict: that face is there to be moved instead.
-    The photo's other faces are not touched.
+    The person must be active, of the model, and not on the photo yet (cannot-link). The
+    photo's other faces are not touched.
     """
-    bbox = [float(v) for v in face.bbox]
-    for other in conn.execute("select id, bbox, origin, person_id from faces where media_id = %s and model = %s",
-                              (media_id, model)):
-        if _overlap(bbox, list(other["bbox"])) >= SAME_FACE_OVERLAP:
-            if other["origin"] == "user":
-                return {"face_id": other["id"], "person_id": other["person_id"], "created": False}
-            raise PersonActionError("conflict", "face_already_detected",
-                                    f"the box holds face {other['id']}, which detection already found", "box")
-    target = person_id or nearest
-    if target is not None:
-        person = lock_persons(conn, event_id, [target])[target]
+    if person_id is not None:
+        person = lock_persons(conn, event_id, [person_id])[person_id]
         if person["status"] != "active" or person["model"] != model:
             raise PersonActionError("conflict", "person_not_active", "the person is merged, ignored or of "
                                     "another model", "person_id")
-        if conn.execute("select 1 from faces where person_id = %s and media_id = %s", (target, media_id)).fetchone():
+        if conn.execute("select 1 from faces where person_id = %s and media_id = %s",
+                        (person_id, media_id)).fetchone():
             raise PersonActionError("conflict", "person_on_photo", "the person already has a face on this photo "
                                     "(one photo never shows a person twice)", "person_id")
     face_id = conn.execute(
@@ -263,8 +250,9 @@ def place_face(conn: psycopg.Connection, event_id: uuid.UUID, media_id: uuid.UUI
         values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'user')
         returning id
         """,
-        (event_id, media_id, model, bbox, [float(v) for point in face.landmarks for v in point],
-         float(face.det_score), float(face.quality), np.asarray(face.embedding, dtype=np.float32), face.thumbnail,
-         target, "user" if target else None)).fetchone()["id"]
-    tags = _finish(conn, [target] if target else [], [media_id])
-    return {"face_id": face_id, "person_id": target, "created": True, **tags}
+        (event_id, media_id, model, [float(v) for v in face.bbox],
+         [float(v) for point in face.landmarks for v in point], float(face.det_score), float(face.quality),
+         np.asarray(face.embedding, dtype=np.float32), face.thumbnail, person_id,
+         "user" if person_id else None)).fetchone()["id"]
+    tags = _finish(conn, [person_id] if person_id else [], [media_id])
+    return {"face_id": face_id, "person_id": person_id, "created": True, **tags}
