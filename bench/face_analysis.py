@@ -10,7 +10,9 @@ On the same files, in one run:
      upsample 1, + `face_encodings`), installed here with `pip install --no-deps` if missing;
   3. the limit: decode + detect + align and embed, each measured alone over all event photos,
      times nproc (what the machine could do with no pipeline cost at all).
-Each contender runs in its own process, so peak RSS (including worker processes) is its own.
+Each contender runs in its own process, so peak RSS (including worker processes) is its own, and
+so is its cold start: the event photos are timed from before the contender imports its models
+(the target counts the cold start), and reported again as "event (warm)" without it.
 
 Files: event-size photos (4000x3000 JPEG q90, several dev faces pasted onto a synthetic
 background at 120-400 px face width) are generated under .facecluster/bench/ (never
@@ -52,7 +54,8 @@ EVENT_SIZE = (4000, 3000)
 FACE_WIDTHS = (120, 400)
 IOU_FOUND = 0.4
 # The default DET_SIZE is 1280; the -det640 contenders show what the faster setting gives up.
-CONTENDERS = ("limit", "pipeline-det640", "pipeline-parallel-det640", "pipeline-parallel", "face_recognition")
+CONTENDERS = ("limit", "pipeline-det640", "pipeline-parallel-det640", "pipeline", "pipeline-parallel",
+              "face_recognition")
 
 Box = list[float]
 # A benchmark image: its path and the boxes of its labelled faces (x1, y1, x2, y2).
@@ -158,8 +161,17 @@ def cpu_seconds() -> float:
     return total
 
 
-def score_set(images: list[Labelled], detect_all: Callable[[list[str]], list[list[Box]]]) -> dict[str, float]:
-    started, cpu_started = time.perf_counter(), cpu_seconds()
+Clock = tuple[float, float]  # (wall seconds, CPU seconds) at some moment
+
+
+def clock() -> Clock:
+    return time.perf_counter(), cpu_seconds()
+
+
+def score_set(images: list[Labelled], detect_all: Callable[[list[str]], list[list[Box]]],
+              since: Clock | None = None) -> dict[str, float]:
+    """Faces, recall and speed on one set, timed from ``since`` (default: now)."""
+    started, cpu_started = since or clock()
     found_boxes = detect_all([path for path, _ in images])
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     labelled = sum(len(boxes) for _, boxes in images)
@@ -168,19 +180,40 @@ def score_set(images: list[Labelled], detect_all: Callable[[list[str]], list[lis
     faces = sum(len(d) for d in found_boxes)
     return {"images": len(images), "faces": faces, "labelled": labelled, "found": found,
             "seconds": seconds, "images_per_s": len(images) / seconds, "faces_per_s": faces / seconds,
-            "faces_per_cpu_s": faces / cpu}
+            "faces_per_cpu_s": faces / cpu, "cpu_seconds": cpu}
+
+
+def score_sets(sets: dict[str, list[Labelled]], detect_all: Callable[[list[str]], list[list[Box]]],
+               cold: Clock, loaded: Clock) -> dict[str, dict[str, float]]:
+    """Every set; the first (event) timed from ``cold``, before the contender imported its models, so
+    its figures include the cold start, which the target counts. The same set again without it
+    (``loaded``: models in memory) is reported as ``<set> (warm)``."""
+    first, *others = sets
+    results = {first: score_set(sets[first], detect_all, since=cold)}
+    row = results[first]
+    load_s, load_cpu = loaded[0] - cold[0], loaded[1] - cold[1]
+    results[f"{first} (warm)"] = {**row, "seconds": row["seconds"] - load_s,
+                                  "images_per_s": row["images"] / (row["seconds"] - load_s),
+                                  "faces_per_s": row["faces"] / (row["seconds"] - load_s),
+                                  "faces_per_cpu_s": row["faces"] / (row["cpu_seconds"] - load_cpu)}
+    row["cold_start_s"], row["cold_start_cpu_s"] = load_s, load_cpu
+    results.update({name: score_set(sets[name], detect_all) for name in others})
+    return results
 
 
 def run_pipeline(sets: dict[str, list[Labelled]], parallel: bool, det_size: int) -> dict[str, object]:
     """Serial: one image at a time, embedding in-process. Parallel: RECOGNIZER_THREADS=nproc worker
     processes and 2 x nproc images in flight (the service's request concurrency), so decoding and
     detecting the next images overlaps the embedding of the current ones."""
+    cold = clock()
     from shared.face_analysis import FaceAnalyzer
 
     workers = os.cpu_count() or 1
     environ = {"FACECLUSTER_MODEL_DIR": str(MODELS_DIR), "RECOGNIZER_THREADS": str(workers if parallel else 1),
                "DET_SIZE": str(det_size)}
     analyzer = FaceAnalyzer(Settings.from_env(environ))
+    analyzer.load()
+    loaded = clock()
     in_flight = 2 * workers if parallel else 1
 
     def detect_all(paths: list[str]) -> list[list[Box]]:
@@ -188,8 +221,7 @@ def run_pipeline(sets: dict[str, list[Labelled]], parallel: bool, det_size: int)
             return [[list(f.bbox) for f in analysis.faces] for analysis in pool.map(analyzer.analyze_path, paths)]
 
     with peak_rss() as peak:
-        detect_all([str(FACES_DIR / "group_photos/images/faceapi_bbt1.jpg")] * in_flight)  # load models, start workers
-        results = {name: score_set(images, detect_all) for name, images in sets.items()}
+        results = score_sets(sets, detect_all, cold, loaded)
     analyzer.close()
     return {"sets": results, "peak_rss": peak["bytes"]}
 
@@ -202,7 +234,10 @@ def ensure_face_recognition() -> None:
 
 
 def run_face_recognition(sets: dict[str, list[Labelled]]) -> dict[str, object]:
-    import face_recognition
+    cold = clock()
+    import face_recognition  # loads its dlib models
+
+    loaded = clock()
 
     def detect_all(paths: list[str]) -> list[list[Box]]:
         found = []
@@ -215,8 +250,7 @@ def run_face_recognition(sets: dict[str, list[Labelled]]) -> dict[str, object]:
         return found
 
     with peak_rss() as peak:
-        detect_all([str(FACES_DIR / "group_photos/images/fr_obama1.jpg")])
-        results = {name: score_set(images, detect_all) for name, images in sets.items()}
+        results = score_sets(sets, detect_all, cold, loaded)
     return {"sets": results, "peak_rss": peak["bytes"]}
 
 
@@ -279,6 +313,8 @@ def run_contender(name: str, sets: dict[str, list[Labelled]]) -> dict[str, objec
         return run_pipeline(sets, parallel=False, det_size=640)
     if name == "pipeline-parallel-det640":
         return run_pipeline(sets, parallel=True, det_size=640)
+    if name == "pipeline":
+        return run_pipeline(sets, parallel=False, det_size=1280)
     if name == "pipeline-parallel":
         return run_pipeline(sets, parallel=True, det_size=1280)
     if name == "face_recognition":
@@ -319,12 +355,18 @@ def report(results: dict[str, dict], sets: dict[str, list[Labelled]]) -> str:
     ours = [name for name in results if name.startswith("pipeline")]
     lines += ["", "targets:", "| measure | target | " + " | ".join(ours) + " |", "|---|---|" + "---|" * len(ours)]
     checks: list[tuple[str, str, Callable[[str], float]]] = [
-        ("faces/s vs peer, event photos", ">= 20x",
+        ("faces per CPU-s vs peer, event photos, cold start included", ">= 20x",
+         lambda n: results[n]["sets"]["event"]["faces_per_cpu_s"] / peer["event"]["faces_per_cpu_s"]),
+        ("faces/s (wall) vs peer, event photos, cold start included", ">= 20x (load-dependent)",
          lambda n: results[n]["sets"]["event"]["faces_per_s"] / peer["event"]["faces_per_s"]),
-        ("faces/s vs the limit, event photos", ">= 0.8x",
-         lambda n: results[n]["sets"]["event"]["faces_per_s"] / limit),
-        ("faces per CPU-s vs the limit's, event photos", "(>= 0.8x, robust to load)",
-         lambda n: results[n]["sets"]["event"]["faces_per_cpu_s"] / limit_cpu),
+        ("faces per CPU-s vs peer, event photos, both warm", "(for comparison)",
+         lambda n: results[n]["sets"]["event (warm)"]["faces_per_cpu_s"] / peer["event (warm)"]["faces_per_cpu_s"]),
+        ("cold start (import + load models), CPU-s", f"(peer: {peer['event']['cold_start_cpu_s']:.2f})",
+         lambda n: results[n]["sets"]["event"]["cold_start_cpu_s"]),
+        ("faces/s vs the limit, event photos, warm", ">= 0.8x",
+         lambda n: results[n]["sets"]["event (warm)"]["faces_per_s"] / limit),
+        ("faces per CPU-s vs the limit's, event photos, warm", "(>= 0.8x, robust to load)",
+         lambda n: results[n]["sets"]["event (warm)"]["faces_per_cpu_s"] / limit_cpu),
         ("labelled-face recall, all sets", f">= 0.98 and > peer ({recall['face_recognition']:.4f})",
          lambda n: recall[n]),
         ("peak RSS, MiB", "< 1024", lambda n: results[n]["peak_rss"] / 2**20),
