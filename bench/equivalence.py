@@ -101,7 +101,6 @@ def main() -> None:
                            check=True)
             results[name] = np.load(out)
         summary = compare(images, results["ours"], results["theirs"])
-        np.savez("/tmp/speedwork/eq.npz", **{f"{k}_{n}": v for k, r in results.items() for n, v in r.items()})
     print(json.dumps({"against": args.against, **summary}))
     if summary["missed"] or summary["min_cosine"] < MIN_COSINE:
         sys.exit(1)
