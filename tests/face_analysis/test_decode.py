@@ -158,3 +158,16 @@ def test_large_jpeg_is_decoded_at_reduced_size_then_full(photo_bytes: bytes) -> 
     # The reduced decode is the same picture: compare with a resize of the full one.
     reference = np.asarray(Image.fromarray(full).resize((1000, 714), Image.Resampling.BOX), dtype=np.int16)
     assert np.abs(small.astype(np.int16) - reference).mean() < 4
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_jpeg_pixels_are_pillows_at_every_orientation_and_scale(photo_bytes: bytes, orientation: int) -> None:
+    """Complete JPEGs decode through libjpeg-turbo straight into arrays; Pillow, which decodes
+    everything else (here: the same file with bytes after its end marker), is the reference."""
+    upright = Image.open(io.BytesIO(photo_bytes)).resize((403, 301))
+    data = stored_with_orientation(upright, orientation)
+    for scale in (1.0, 0.5, 0.25):
+        fast, fast_scale = open_image(data, LIMIT).pixels(scale)
+        reference, reference_scale = open_image(data + b"trailing bytes", LIMIT).pixels(scale)
+        assert fast.shape == reference.shape and fast_scale == reference_scale
+        assert fast.dtype == np.uint8 and np.array_equal(fast, reference)
