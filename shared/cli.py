@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.commands.models",
     "shared.commands.demo",
     "shared.commands.cluster_photos",
+    "shared.commands.search_photos",
     "shared.commands.reembed",
 )
 
