@@ -192,6 +192,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("LOCAL_STORAGE_DIR", _absolute_path, None, "an absolute directory",
         "The only directory whose files detection may read as `file://` images (the demo's object store); "
         "unset: `file://` images are refused."),
+    Var("SELFIE_MAX_BYTES", _bounded(int, 1), 15 * 1024 * 1024, "bytes",
+        "Largest selfie face-selfie-search accepts (a phone's full-resolution photo); read in memory, never stored."),
 )
 
 _FIELD_NAMES = {var.name: var.name.lower() for var in VARIABLES}
@@ -242,6 +244,7 @@ class Settings:
     uploads_bucket: str | None
     image_allowed_hosts: tuple[str, ...]
     local_storage_dir: Path | None
+    selfie_max_bytes: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -44,16 +44,17 @@ class ApiError(Exception):
     """A failure to report to the client as JSON with this status."""
 
     def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
         self.headers = headers or {}
+        self.details = details or {}  # more the client can act on (e.g. the faces to crop to)
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        error: dict[str, Any] = {"code": self.code, "message": self.message, **self.details}
         if self.field is not None:
             error["field"] = self.field
         return {"error": error}
@@ -71,31 +72,37 @@ class QueryText(str):
     """
 
 
-def too_large() -> ApiError:
-    return ApiError(413, "body_too_large", f"the request body is over {MAX_BODY_BYTES} bytes")
+def too_large(limit: int = MAX_BODY_BYTES) -> ApiError:
+    return ApiError(413, "body_too_large", f"the request body is over {limit} bytes")
 
 
-def refuse_declared_oversize(request: flask.Request) -> None:
+def refuse_declared_oversize(request: flask.Request, limit: int = MAX_BODY_BYTES) -> None:
     """413 for a ``Content-Length`` over the limit, before a byte of the body is read."""
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise too_large()
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
 
 
-def read_json_body(request: flask.Request) -> Any | None:
-    """The request's JSON body (None when empty), read at most :data:`MAX_BODY_BYTES` far.
+def read_body(request: flask.Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request's body, read at most ``limit`` far.
 
     A declared ``Content-Length`` over the limit is refused before anything is read; a body
     without one (chunked) is read one byte past the limit at most: werkzeug stops a stream at
     its maximum without saying so, so the extra byte is what tells a body over the limit.
     """
-    refuse_declared_oversize(request)
-    request.max_content_length = MAX_BODY_BYTES + 1
+    refuse_declared_oversize(request, limit)
+    request.max_content_length = limit + 1
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise too_large() from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise too_large()
+        raise too_large(limit) from None
+    if len(raw) > limit:
+        raise too_large(limit)
+    return raw
+
+
+def read_json_body(request: flask.Request) -> Any | None:
+    """The request's JSON body (None when empty), read at most :data:`MAX_BODY_BYTES` far."""
+    raw = read_body(request)
     if not raw:
         return None
     try:
@@ -123,8 +130,11 @@ def cors_headers(request: flask.Request, settings: Settings) -> dict[str, str]:
 
 
 def serve(request: flask.Request, methods: Iterable[str],
-          handler: Callable[[flask.Request], tuple[Any, int]]) -> flask.Response:
-    """Answer a preflight, check the method, run ``handler`` and render its result or error as JSON."""
+          handler: Callable[[flask.Request], tuple[Any, int]], max_body: int = MAX_BODY_BYTES) -> flask.Response:
+    """Answer a preflight, check the method, run ``handler`` and render its result or error as JSON.
+
+    ``max_body``: the largest body the endpoint takes (only the selfie upload takes more than JSON needs).
+    """
     settings = get_settings()
     cors = cors_headers(request, settings)
     allowed_methods = ", ".join([*methods, "OPTIONS"])
@@ -135,7 +145,7 @@ def serve(request: flask.Request, methods: Iterable[str],
             **cors, "Access-Control-Allow-Methods": allowed_methods,
             "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": PREFLIGHT_MAX_AGE})
     try:
-        refuse_declared_oversize(request)   # before authentication: nothing of such a body gets read
+        refuse_declared_oversize(request, max_body)   # before authentication: nothing of such a body gets read
         if request.method not in methods:
             raise ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}",
                            headers={"Allow": allowed_methods})
@@ -158,13 +168,19 @@ def serve(request: flask.Request, methods: Iterable[str],
         return json_response(ApiError(500, "internal", "internal error").body(), 500, cors)
 
 
-def request_params(request: flask.Request) -> dict[str, Any]:
-    """The JSON object body, merged over the query parameters (GET callers use only the latter)."""
+def query_params(request: flask.Request) -> dict[str, Any]:
+    """The query parameters alone (an endpoint whose body is not JSON, like the selfie upload)."""
     params: dict[str, Any] = {key: QueryText(value) for key, value in request.args.items()}
     try:
         check_strings(params, "body")
     except UntrustedJsonError as exc:
         raise invalid(exc.field, exc.message) from None
+    return params
+
+
+def request_params(request: flask.Request) -> dict[str, Any]:
+    """The JSON object body, merged over the query parameters (GET callers use only the latter)."""
+    params = query_params(request)
     if request.method in ("POST", "PUT", "PATCH"):
         body = read_json_body(request)
         if body is not None and not isinstance(body, dict):

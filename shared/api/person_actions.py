@@ -3,7 +3,7 @@
 Every action runs in one transaction that takes the locks in the order of
 :mod:`shared.db.events` (the event row when the flag changes, the event's face-data lock, the
 persons involved by id); failures roll back entirely. Roles: organisers do everything except
-``purge_my_data`` and ``opt_in``, which any member does for themself.
+``purge_my_data``, ``opt_in``, ``this_is_me`` and ``not_me``, which any member does for themself.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from shared.db.gdpr import opt_back_in, purge_event_face_data, purge_user_face_d
 from shared.db.jobs import fail_open_jobs
 from shared.db.person_actions import PersonActionError
 from shared.db.persons_read import get_person
+from shared.db.selfie import forget_not_me, record_not_me
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,33 @@ def _set_face_recognition(conn: psycopg.Connection, event_id: uuid.UUID, user: A
     return body
 
 
+def _this_is_me(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+                params: dict[str, Any]) -> dict[str, Any]:
+    """A member links a person (e.g. found by their selfie) to themself, by the organiser's rule.
+
+    A person linked to someone else is not taken over: an organiser resolves it (``unassign``).
+    """
+    person_id = uuid_param(params, "person_id")
+    person = person_actions.lock_persons(conn, event_id, [person_id])[person_id]
+    if person["linked_user_id"] not in (None, user.user_id):
+        raise ApiError(409, "person_linked_to_someone_else", "this person is linked to another member; an "
+                       "organiser of the event may resolve it (unassign, then you can say this is you)",
+                       field="person_id")
+    forget_not_me(conn, person_id, user.user_id)
+    tags = person_actions.assign(conn, event_id, person_id, user.user_id)
+    return {"person": _person(conn, person_id), **tags}
+
+
+def _not_me(conn: psycopg.Connection, event_id: uuid.UUID, user: AuthenticatedUser,
+            params: dict[str, Any]) -> dict[str, Any]:
+    """The person is not this member: never offered to them again; a link to them is removed."""
+    person_id = uuid_param(params, "person_id")
+    person = person_actions.lock_persons(conn, event_id, [person_id])[person_id]
+    recorded = record_not_me(conn, event_id, person_id, user.user_id)
+    tags = person_actions.unassign(conn, event_id, person_id) if person["linked_user_id"] == user.user_id else {}
+    return {"person_id": str(person_id), "recorded": recorded, **tags}
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     role: str                         # the least role allowed
@@ -172,6 +200,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "set_face_recognition": ActionSpec("organiser", _set_face_recognition, locks_event_row=True),
     "purge_my_data": ActionSpec("member", _purge_my_data),
     "opt_in": ActionSpec("member", _opt_in),
+    "this_is_me": ActionSpec("member", _this_is_me),
+    "not_me": ActionSpec("member", _not_me),
 }
 
 

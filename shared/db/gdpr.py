@@ -43,3 +43,9 @@ def opt_back_in(conn: psycopg.Connection, user_id: uuid.UUID, event_id: uuid.UUI
     """Lift the user's opt-out (recorded by their purge); whether there was one."""
     return conn.execute("delete from face_recognition_opt_outs where event_id = %s and user_id = %s",
                         (event_id, user_id)).rowcount > 0
+
+
+def opted_out(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether the member erased their face data in the event and has not opted back in."""
+    return conn.execute("select 1 from face_recognition_opt_outs where event_id = %s and user_id = %s",
+                        (event_id, user_id)).fetchone() is not None

@@ -20,6 +20,7 @@ import psycopg
 
 from shared.db.face_tags import media_of_persons, sync_face_tags
 from shared.db.faces import FaceRecord
+from shared.db.gdpr import opted_out
 from shared.db.suggestions import inherit_distinctions, record_distinction
 
 
@@ -100,8 +101,7 @@ def assign(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, 
     _require_not_merged(person)
     if person["status"] != "active":
         raise PersonActionError("conflict", "person_ignored", "an ignored person cannot be linked; unignore it first")
-    if conn.execute("select 1 from face_recognition_opt_outs where event_id = %s and user_id = %s",
-                    (event_id, user_id)).fetchone():
+    if opted_out(conn, event_id, user_id):
         raise PersonActionError("conflict", "user_opted_out", "this member erased their face data in this event "
                                 "and cannot be linked until they opt back in", "user_id")
     with _link_rule():

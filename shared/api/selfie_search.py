@@ -1,0 +1,97 @@
+"""face-selfie-search: a member sends a photo of themself and gets the persons and photos that are them.
+
+Where the selfie is analysed: in this function, from the one image every service runs (the
+models are in it, checked at build time), with the detection service's analyser
+(:func:`shared.face_analysis.get_analyzer`, loaded once per instance). Not in the detection
+service: that service only takes Pub/Sub pushes authenticated by OIDC and is not reachable by
+users; sending the selfie through it would mean a second hop carrying the biometric photo, and
+a user-facing request queued behind batch detection. This function is its own Cloud Run
+service (it needs the analyser's memory; the other functions do not).
+
+The selfie is the raw request body (``Content-Type: image/...``; at most ``SELFIE_MAX_BYTES``),
+``event_id`` in the query string. It lives in memory for this request only: no statement
+writes it or its embedding, nothing logs them (tests/selfie/test_selfie_search.py checks the
+database and the log).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import flask
+import psycopg
+
+from shared.api.auth import AuthenticatedUser
+from shared.api.http import ApiError, query_params, read_body, uuid_param
+from shared.api.roles import require_event_role, require_face_recognition
+from shared.clustering.params import params_for_model
+from shared.db import selfie as store
+from shared.db.connection import transaction
+from shared.db.gdpr import opted_out
+from shared.face_analysis import ImageError, get_analyzer
+from shared.selfie.checks import SelfieProblem, selfie_face
+from shared.selfie.match import Neighbour, match_selfie, similarity
+from shared.selfie.params import selfie_params
+from shared.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+# Nearest faces fetched: a person photographed often fills the first places; this many show
+# the runner-up person and the unclustered faces behind them.
+NEIGHBOURS = 200
+
+
+def selfie_request(request: flask.Request) -> dict[str, Any]:
+    """The query parameters and the selfie's bytes (bounded by ``SELFIE_MAX_BYTES``)."""
+    params = query_params(request)
+    params["selfie"] = read_body(request, get_settings().selfie_max_bytes)
+    return params
+
+
+def _refuse_opted_out(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    if opted_out(conn, event_id, user_id):
+        raise ApiError(409, "user_opted_out", "you erased your face data in this event; opt back in "
+                       "(face-person-actions opt_in) before searching with a selfie")
+
+
+def search_by_selfie(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    event_id = uuid_param(params, "event_id")
+    selfie: bytes = params["selfie"]
+    with transaction() as conn:
+        require_face_recognition(require_event_role(conn, event_id, user.user_id, "member"))
+        _refuse_opted_out(conn, event_id, user.user_id)
+    if not selfie:
+        raise ApiError(400, "invalid_request", "body: send the selfie as the request body", field="body")
+    settings = get_settings()
+    analyzer = get_analyzer(settings)
+    clustering = params_for_model(analyzer.pack_id, settings, analyzer.embedding_dim)
+    try:
+        face = selfie_face(analyzer.analyze(selfie), clustering.min_quality)
+    except ImageError as exc:
+        raise ApiError(422, "unreadable_image", f"the selfie cannot be read as a photo ({exc.code})",
+                       field="body") from None
+    except SelfieProblem as problem:
+        raise ApiError(422, problem.code, problem.message, field="body",
+                       details={"faces": problem.faces} if problem.faces else None) from None
+    with transaction() as conn:
+        rows = store.nearest_event_faces(conn, event_id, analyzer.pack_id, face.embedding, NEIGHBOURS)
+        found = match_selfie([Neighbour(r["id"], r["person_id"], (2.0 * float(r["distance"])) ** 0.5,
+                                        float(r["quality"])) for r in rows],
+                             selfie_params(analyzer.pack_id), clustering.min_quality)
+        refused = found.person is not None and found.person in store.not_me_persons(conn, event_id, user.user_id)
+        media = {r["id"]: r["media_id"] for r in rows}
+        persons = [] if found.person is None or refused else [found.person]
+        loose = [] if refused else found.faces
+        photos = {m for p in persons for m in store.person_media(conn, p)} | {media[f] for f, _ in loose}
+        visible = store.visible_media(conn, user.user_id, photos) if photos else set()
+    logger.info("selfie search", extra={"event_id": str(event_id), "persons": len(persons), "photos": len(visible)})
+    return {
+        "event_id": str(event_id),
+        "persons": [{"person_id": str(p), "score": similarity(found.person_distance)} for p in persons],
+        "faces": [{"face_id": str(f), "media_id": str(media[f]), "score": similarity(d)} for f, d in loose
+                  if media[f] in visible],
+        "media_ids": sorted(str(m) for m in visible),
+        "ambiguous": found.ambiguous,
+    }, 200

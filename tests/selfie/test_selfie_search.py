@@ -1,0 +1,93 @@
+"""face-selfie-search and the this-is-me / not-me actions on real photos, real models, real PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.functions.conftest import FunctionClient
+from tests.selfie.conftest import PhotoEvent, search
+
+COUNTED = ("faces", "face_persons", "media_tags", "media", "ml_jobs", "media_analyses", "face_person_not_me",
+           "face_purge_log", "face_recognition_opt_outs")
+
+
+def _counts(db) -> dict[str, int]:
+    return {table: db.execute(f"select count(*) as n from {table}").fetchone()["n"] for table in COUNTED}
+
+
+def test_a_selfie_finds_its_person_and_photos_and_is_stored_nowhere(
+        db, photo_event: PhotoEvent, selfie_api: FunctionClient, analysed_photos,
+        caplog: pytest.LogCaptureFixture) -> None:
+    before = _counts(db)
+    selfie = photo_event.selfies["bbt_amy"].read_bytes()
+    with caplog.at_level(logging.DEBUG):
+        response = search(selfie_api, photo_event.event, selfie, user=photo_event.member)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    found = set(body["media_ids"])
+    amy = {str(m) for m in photo_event.media["bbt_amy"]}
+    assert found <= amy and len(found) >= 0.75 * len(amy)
+    assert len(body["persons"]) == 1 and 0 < body["persons"][0]["score"] <= 1
+    # Never stored: no new row anywhere, no face whose vector is the selfie's, nothing in the log.
+    assert _counts(db) == before
+    embedding = analysed_photos["bbt_amy"][0][1]
+    row = db.execute("select min(embedding::vector(256) <=> %s::vector(256)) as d from faces"
+                     " where vector_dims(embedding) = 256", (embedding,)).fetchone()
+    assert row["d"] > 1e-4
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert f"{float(embedding[0]):.6f}"[:8] not in logged and selfie[100:132].hex() not in logged
+    assert "selfie search" in logged
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (b"\xff\xd8 garbage", "unreadable_image"),
+    (None, "no_face"),
+])
+def test_bad_selfies_get_a_precise_422(db, photo_event: PhotoEvent, selfie_api: FunctionClient, body, code) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+    if body is None:
+        stream = io.BytesIO()
+        Image.fromarray(np.full((400, 400, 3), 180, np.uint8)).save(stream, format="JPEG")
+        body = stream.getvalue()
+    response = search(selfie_api, photo_event.event, body, user=photo_event.member)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_this_is_me_links_and_not_me_is_never_offered_again(
+        db, photo_event: PhotoEvent, selfie_api: FunctionClient, actions_api: FunctionClient) -> None:
+    selfie = photo_event.selfies["lfw_David_Beckham"].read_bytes()
+    person = search(selfie_api, photo_event.event, selfie, user=photo_event.member).get_json()["persons"][0]
+    claim = {"action": "this_is_me", "event_id": str(photo_event.event), "person_id": person["person_id"]}
+    assert actions_api.call(claim, user=photo_event.member).status_code == 200
+    tags = db.execute("select count(*) as n from media_tags where user_id = %s and source = 'face'",
+                      (photo_event.member,)).fetchone()["n"]
+    assert tags == len(photo_event.media["lfw_David_Beckham"])
+    # Someone else's person is not taken over.
+    taken = actions_api.call(claim, user=photo_event.other_member)
+    assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "person_linked_to_someone_else"
+    # The organiser undoes the link.
+    undo = {"action": "unassign", "event_id": str(photo_event.event), "person_id": person["person_id"]}
+    assert actions_api.call(undo, user=photo_event.organiser).status_code == 200
+    # "Not me": never offered again to that member; still offered to the others.
+    not_me = {"action": "not_me", "event_id": str(photo_event.event), "person_id": person["person_id"]}
+    assert actions_api.call(not_me, user=photo_event.member).status_code == 200
+    again = search(selfie_api, photo_event.event, selfie, user=photo_event.member).get_json()
+    assert again["persons"] == [] and again["media_ids"] == []
+    other = search(selfie_api, photo_event.event, selfie, user=photo_event.other_member).get_json()
+    assert [p["person_id"] for p in other["persons"]] == [person["person_id"]]
+    # The member's purge removes their "not me" records; then searching needs an opt-in (409).
+    purge = {"action": "purge_my_data", "event_id": str(photo_event.event)}
+    assert actions_api.call(purge, user=photo_event.member).status_code == 200
+    assert db.execute("select count(*) as n from face_person_not_me where user_id = %s",
+                      (photo_event.member,)).fetchone()["n"] == 0
+    assert search(selfie_api, photo_event.event, selfie, user=photo_event.member).status_code == 409
+    linked = actions_api.call(claim, user=photo_event.member)
+    assert linked.status_code == 409 and linked.get_json()["error"]["code"] == "user_opted_out"
+    assert db.execute("select linked_user_id from face_persons where id = %s",
+                      (person["person_id"],)).fetchone()["linked_user_id"] is None
