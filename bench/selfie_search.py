@@ -1,7 +1,6 @@
 """Selfie search measured: photos returned for one selfie per identity, and search latency.
 
     .venv/bin/python bench/selfie_search.py [--source yunet-reid256|yunet-dlib] [--sweep]
-        [--latency-faces 5000]
 
 Quality: per set (``dev``, ``dev2``, ``groups``; ``face_dataset.py``), for every identity seen
 on at least two photos, its first photo (path order) whose labelled face passes the quality
@@ -14,10 +13,8 @@ of the identity found / photos of the identity in the event (labelled faces dete
 ``--sweep``: every (person distance, margin, face distance) of a grid, per set, to choose the
 per-model values precision first (``shared/selfie/params.py``).
 
-Latency: one search on an event of ``--latency-faces`` faces in PostgreSQL + pgvector (the
-embedded server, or ``DATABASE_URL``), through the endpoint's own query and rule, after the
-selfie is analysed (analysis is the detection pipeline's cost, measured in
-``bench/face_analysis.py``).
+"not clustered yet": the same trials with every face unclustered (an event searched before its
+first clustering run): only the per-face distance decides. Latency: ``bench/selfie_latency.py``.
 """
 
 from __future__ import annotations
@@ -110,7 +107,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default="yunet-reid256", help="model pack id (shared.face_analysis)")
     parser.add_argument("--sweep", action="store_true", help="score a grid of distances per set")
-    parser.add_argument("--latency-faces", type=int, default=0, help="also time a search on an event this large")
     args = parser.parse_args()
     params = selfie_params(args.source)
     by_set = {}
@@ -129,10 +125,6 @@ def main() -> None:
         sweep(by_set, params, min_quality)
         print("not clustered yet (face distance alone):")
         sweep({name: unclustered(made) for name, made in by_set.items()}, params, min_quality)
-    if args.latency_faces:
-        from selfie_latency import measure_latency
-
-        measure_latency(args.source, args.latency_faces, by_set["dev2"][0].selfie)
 
 
 if __name__ == "__main__":

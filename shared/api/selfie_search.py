@@ -27,21 +27,15 @@ from shared.api.auth import AuthenticatedUser
 from shared.api.http import ApiError, query_params, read_body, uuid_param
 from shared.api.roles import require_event_role, require_face_recognition
 from shared.clustering.params import params_for_model
-from shared.db import selfie as store
 from shared.db.connection import transaction
 from shared.db.gdpr import opted_out
 from shared.face_analysis import ImageError, get_analyzer
 from shared.selfie.checks import SelfieProblem, selfie_face
-from shared.selfie.match import Neighbour, match_selfie, similarity
-from shared.selfie.params import selfie_params
+from shared.selfie.match import similarity
+from shared.selfie.search import search_event
 from shared.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-# Nearest faces fetched: a person photographed often fills the first places; this many show
-# the runner-up person and the unclustered faces behind them.
-NEIGHBOURS = 200
-
 
 def selfie_request(request: flask.Request) -> dict[str, Any]:
     """The query parameters and the selfie's bytes (bounded by ``SELFIE_MAX_BYTES``)."""
@@ -76,22 +70,13 @@ def search_by_selfie(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[d
         raise ApiError(422, problem.code, problem.message, field="body",
                        details={"faces": problem.faces} if problem.faces else None) from None
     with transaction() as conn:
-        rows = store.nearest_event_faces(conn, event_id, analyzer.pack_id, face.embedding, NEIGHBOURS)
-        found = match_selfie([Neighbour(r["id"], r["person_id"], (2.0 * float(r["distance"])) ** 0.5,
-                                        float(r["quality"])) for r in rows],
-                             selfie_params(analyzer.pack_id), clustering.min_quality)
-        refused = found.person is not None and found.person in store.not_me_persons(conn, event_id, user.user_id)
-        media = {r["id"]: r["media_id"] for r in rows}
-        persons = [] if found.person is None or refused else [found.person]
-        loose = [] if refused else found.faces
-        photos = {m for p in persons for m in store.person_media(conn, p)} | {media[f] for f, _ in loose}
-        visible = store.visible_media(conn, user.user_id, photos) if photos else set()
-    logger.info("selfie search", extra={"event_id": str(event_id), "persons": len(persons), "photos": len(visible)})
+        found = search_event(conn, event_id, user.user_id, analyzer.pack_id, face.embedding, clustering.min_quality)
+    logger.info("selfie search", extra={"event_id": str(event_id), "persons": len(found.persons),
+                                        "photos": len(found.media_ids)})
     return {
         "event_id": str(event_id),
-        "persons": [{"person_id": str(p), "score": similarity(found.person_distance)} for p in persons],
-        "faces": [{"face_id": str(f), "media_id": str(media[f]), "score": similarity(d)} for f, d in loose
-                  if media[f] in visible],
-        "media_ids": sorted(str(m) for m in visible),
+        "persons": [{"person_id": str(p), "score": similarity(d)} for p, d in found.persons],
+        "faces": [{"face_id": str(f), "media_id": str(m), "score": similarity(d)} for f, m, d in found.faces],
+        "media_ids": sorted(str(m) for m in found.media_ids),
         "ambiguous": found.ambiguous,
     }, 200

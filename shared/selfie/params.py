@@ -20,8 +20,8 @@ class SelfieParams:
 
 
 # Filled from bench/selfie_search.py --sweep (see the README's "Selfie search").
-INTEL_REID = SelfieParams(person_distance=1.06, margin=0.04, face_distance=0.95)
-DLIB = SelfieParams(person_distance=0.38, margin=0.03, face_distance=0.34)
+INTEL_REID = SelfieParams(person_distance=1.09, margin=0.04, face_distance=0.98)
+DLIB = SelfieParams(person_distance=0.38, margin=0.02, face_distance=0.30)
 # ArcFace: not measurable here (no weights); the clustering's attach distance and margin.
 ARCFACE = SelfieParams(person_distance=0.95, margin=0.05, face_distance=0.9)
 
