@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
+from PIL import Image, ImageFilter
 
 from tests.functions.conftest import FunctionClient
 from tests.selfie.conftest import PhotoEvent, search
@@ -41,22 +43,41 @@ def test_a_selfie_finds_its_person_and_photos_and_is_stored_nowhere(
     assert "selfie search" in logged
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (b"\xff\xd8 garbage", "unreadable_image"),
-    (None, "no_face"),
-])
-def test_bad_selfies_get_a_precise_422(db, photo_event: PhotoEvent, selfie_api: FunctionClient, body, code) -> None:
-    import io
+def _jpeg(image: Image.Image) -> bytes:
+    stream = io.BytesIO()
+    image.save(stream, format="JPEG", quality=92)
+    return stream.getvalue()
 
-    import numpy as np
-    from PIL import Image
-    if body is None:
-        stream = io.BytesIO()
-        Image.fromarray(np.full((400, 400, 3), 180, np.uint8)).save(stream, format="JPEG")
-        body = stream.getvalue()
-    response = search(selfie_api, photo_event.event, body, user=photo_event.member)
+
+def _shrunk(photo: Image.Image) -> Image.Image:
+    """The face about 34 px tall in a larger grey photo."""
+    canvas = Image.new("RGB", (600, 600), (120, 120, 120))
+    canvas.paste(photo.resize((photo.width // 4, photo.height // 4)), (200, 200))
+    return canvas
+
+
+SELFIE_VARIANTS = {
+    "unreadable_image": lambda faces: b"\xff\xd8 garbage",
+    "no_face": lambda faces: _jpeg(Image.new("RGB", (400, 400), (180, 180, 180))),
+    "several_faces": lambda faces: (faces / "group_photos" / "images" / "faceapi_bbt1.jpg").read_bytes(),
+    "face_too_small": lambda faces: _jpeg(_shrunk(Image.open(faces / "dev" / "bbt_amy" / "amy1.jpg"))),
+    "face_cut_off": lambda faces: _jpeg(Image.open(faces / "dev" / "bbt_amy" / "amy1.jpg").crop((50, 0, 150, 150))),
+    "face_too_blurred": lambda faces: _jpeg(Image.open(faces / "group_photos" / "images" / "fr_obama1.jpg")
+                                            .convert("RGB").filter(ImageFilter.GaussianBlur(10))),
+}
+
+
+@pytest.mark.parametrize("code", sorted(SELFIE_VARIANTS))
+def test_bad_selfies_get_a_precise_422(db, photo_event: PhotoEvent, selfie_api: FunctionClient, faces_data_dir,
+                                      code: str) -> None:
+    before = _counts(db)
+    response = search(selfie_api, photo_event.event, SELFIE_VARIANTS[code](faces_data_dir), user=photo_event.member)
     assert response.status_code == 422
-    assert response.get_json()["error"]["code"] == code
+    error = response.get_json()["error"]
+    assert error["code"] == code and error["field"] == "body" and error["message"]
+    if code == "several_faces":  # which faces to crop to
+        assert len(error["faces"]) >= 2 and all(len(box) == 4 for box in error["faces"])
+    assert _counts(db) == before
 
 
 def test_this_is_me_links_and_not_me_is_never_offered_again(
