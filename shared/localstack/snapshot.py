@@ -64,6 +64,7 @@ def render_snapshot(data: dict[str, Any], meta: dict[str, Any]) -> str:
         '<link rel="stylesheet" href="style.css">': "<style>\n" + style + "\n</style>",
         '<script src="config.js"></script>': _inline_script(data_js),
         '<script src="app.js"></script>': _inline_script(app),
+        '<script src="selfie.js"></script>': "",   # "Find me" needs the live functions: not in a snapshot
     }
     for reference, inline in replacements.items():
         if reference not in page:

@@ -27,7 +27,8 @@ from shared.settings import Settings
 logger = logging.getLogger(__name__)
 
 PUBSUB_MODES = ("auto", "emulator", "relay")   # auto: the emulator when installed, else the relay
-FUNCTION_TARGETS = ("ml_callback", "ml_enqueue", "detect_push", "face_persons", "face_person_actions")
+FUNCTION_TARGETS = ("ml_callback", "ml_enqueue", "detect_push", "face_persons", "face_person_actions",
+                    "face_selfie_search")
 # Variables of the caller's environment that would point the servers somewhere else.
 _CLEARED_VARIABLES = ("SUPABASE_JWKS_URL", "PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERVICE_ACCOUNT", "STORAGE_EMULATOR_HOST",
                       "PUBSUB_EMULATOR_HOST")
@@ -40,6 +41,7 @@ class StackUrls:
     detect_push: str
     face_persons: str
     face_person_actions: str
+    face_selfie_search: str
     review: str
 
 

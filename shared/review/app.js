@@ -28,6 +28,7 @@
       var base = params.get("api").replace(/\/+$/, "");
       result.personsUrl = params.get("personsUrl") || base + "/face-persons";
       result.actionsUrl = params.get("actionsUrl") || base + "/face-person-actions";
+      result.selfieUrl = params.get("selfieUrl") || base + "/face-selfie-search";
     }
     if (typeof result.members === "string") {
       try { result.members = JSON.parse(result.members); } catch (e) { result.members = []; }
@@ -455,6 +456,11 @@
     }
     loadMore();
   }
+
+  // The "Find me" panel (selfie.js) talks to the functions through these.
+  window.faceclusterReview = {config: config, request: request, act: act, reload: reload, showError: showError,
+    hideError: hideError, snapshot: snapshot,
+    person: function (id) { return state.persons.filter(function (p) { return p.id === id; })[0] || null; }};
 
   start();
 }());
