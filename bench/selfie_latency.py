@@ -77,6 +77,11 @@ def main() -> None:
             picks = rng.choice(len(vectors), size=args.searches, replace=False)
             queries = vectors[picks] + rng.normal(scale=0.22 / np.sqrt(DIM), size=(args.searches, DIM))
             queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+            plan = conn.execute(
+                f"explain select f.id from faces f where vector_dims(f.embedding) = {DIM} and f.model = %s"
+                f" and f.event_id = %s order by f.embedding::vector({DIM}) <=> %s::vector({DIM}) limit 200",
+                (DEFAULT_PACK, event, queries[0])).fetchall()
+            print("query plan:", " / ".join(row["QUERY PLAN"].strip().split("<=>")[0] for row in plan[:2]))
             min_quality = model_defaults(DEFAULT_PACK).min_quality
             times, found = [], 0
             for query in queries:

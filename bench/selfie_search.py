@@ -12,6 +12,8 @@ of the identity found / photos of the identity in the event (labelled faces dete
 
 ``--sweep``: every (person distance, margin, face distance) of a grid, per set, to choose the
 per-model values precision first (``shared/selfie/params.py``).
+``--leave-one-out``: the person distance chosen on two sets (precision >= 0.99 on both, the
+middle of the plateau of best recall), scored on the third (people the choice has not seen).
 
 "not clustered yet": the same trials with every face unclustered (an event searched before its
 first clustering run): only the per-face distance decides. Latency: ``bench/selfie_latency.py``.
@@ -103,10 +105,27 @@ def sweep(by_set: dict[str, list[Trial]], base: SelfieParams, min_quality: float
         print(f"{p:.3f} {m:.2f} {f:.3f} | " + " | ".join(f"{pr:.3f} {rc:.3f}" for pr, rc, _ in cells))
 
 
+def leave_one_out(by_set: dict[str, list[Trial]], base: SelfieParams, min_quality: float) -> None:
+    grid = [float(d) for d in np.round(np.arange(base.person_distance - 0.15, base.person_distance + 0.151, 0.03), 3)]
+    scores = {name: {d: score(made, replace(base, person_distance=d), min_quality) for d in grid}
+              for name, made in by_set.items()}
+    print("| held-out set | plateau on the other two | chosen | held-out precision | held-out recall |")
+    print("|---|---|---|---|---|")
+    for held in by_set:
+        others = [name for name in by_set if name != held]
+        precise = [d for d in grid if all(scores[name][d][0] >= 0.99 for name in others)]
+        best = max(min(scores[name][d][1] for name in others) for d in precise)
+        plateau = [d for d in precise if min(scores[name][d][1] for name in others) >= best - 0.005]
+        chosen = plateau[len(plateau) // 2]
+        precision, recall, _ = scores[held][chosen]
+        print(f"| {held} | {plateau[0]:.2f}-{plateau[-1]:.2f} | {chosen:.2f} | {precision:.3f} | {recall:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", default="yunet-reid256", help="model pack id (shared.face_analysis)")
     parser.add_argument("--sweep", action="store_true", help="score a grid of distances per set")
+    parser.add_argument("--leave-one-out", action="store_true", help="choose on two sets, score the third")
     args = parser.parse_args()
     params = selfie_params(args.source)
     by_set = {}
@@ -125,6 +144,8 @@ def main() -> None:
         sweep(by_set, params, min_quality)
         print("not clustered yet (face distance alone):")
         sweep({name: unclustered(made) for name, made in by_set.items()}, params, min_quality)
+    if args.leave_one_out:
+        leave_one_out(by_set, params, min_quality)
 
 
 if __name__ == "__main__":

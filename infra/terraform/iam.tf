@@ -36,7 +36,7 @@ resource "google_service_account" "detect" {
 
 resource "google_service_account" "functions" {
   account_id   = "facecluster-functions"
-  display_name = "facecluster app functions (ml-enqueue, ml-callback, face-persons, face-person-actions)"
+  display_name = "facecluster app functions (ml-enqueue, ml-callback, face-persons, face-person-actions, face-selfie-search)"
 }
 
 resource "google_service_account" "cluster" {

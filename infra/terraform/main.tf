@@ -14,6 +14,8 @@ locals {
     "ml-callback"         = "ml_callback"
     "face-persons"        = "face_persons"
     "face-person-actions" = "face_person_actions"
+    # Analyses the selfie in the request (models are in the image; ~0.6 GB of the 1 GiB limit).
+    "face-selfie-search" = "face_selfie_search"
   }
 
   # Cloud Run's deterministic service URL, https://<service>-<project number>.<region>.run.app.

@@ -20,7 +20,7 @@ from tests.deploy.terraform_config import TERRAFORM_DIR, block, load_terraform, 
 IAM_SUFFIXES = ("_iam_member", "_iam_binding", "_iam_policy")
 SECRET_NAMES = {"CALLBACK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL", "SUPABASE_JWT_SECRET"}
 FUNCTIONS = {"ml-enqueue": "ml_enqueue", "ml-callback": "ml_callback", "face-persons": "face_persons",
-             "face-person-actions": "face_person_actions"}
+             "face-person-actions": "face_person_actions", "face-selfie-search": "face_selfie_search"}
 
 
 @pytest.fixture(scope="module")
