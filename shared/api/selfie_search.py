@@ -6,7 +6,8 @@ models are in it, checked at build time), with the detection service's analyser
 service: that service only takes Pub/Sub pushes authenticated by OIDC and is not reachable by
 users; sending the selfie through it would mean a second hop carrying the biometric photo, and
 a user-facing request queued behind batch detection. This function is its own Cloud Run
-service (it needs the analyser's memory; the other functions do not).
+service (it needs the analyser's memory; the other functions do not). The selfie is analysed
+with the event's own pack (``event_face_models``), whatever ``MODEL_PACK`` says now.
 
 The selfie is the raw request body (``Content-Type: image/...``; at most ``SELFIE_MAX_BYTES``),
 ``event_id`` in the query string. It lives in memory for this request only: no statement
@@ -16,6 +17,7 @@ database and the log).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -28,8 +30,9 @@ from shared.api.http import ApiError, query_params, read_body, uuid_param
 from shared.api.roles import require_event_role, require_face_recognition
 from shared.clustering.params import params_for_model
 from shared.db.connection import transaction
+from shared.db.event_models import event_model
 from shared.db.gdpr import opted_out
-from shared.face_analysis import ImageError, get_analyzer
+from shared.face_analysis import ImageError, ModelFilesError, get_analyzer
 from shared.selfie.checks import SelfieProblem, selfie_face
 from shared.selfie.match import similarity
 from shared.selfie.search import search_event
@@ -53,24 +56,31 @@ def _refuse_opted_out(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uu
 def search_by_selfie(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
     event_id = uuid_param(params, "event_id")
     selfie: bytes = params["selfie"]
+    settings = get_settings()
     with transaction() as conn:
         require_face_recognition(require_event_role(conn, event_id, user.user_id, "member"))
         _refuse_opted_out(conn, event_id, user.user_id)
+        model = event_model(conn, event_id, settings.model_pack)
     if not selfie:
         raise ApiError(400, "invalid_request", "body: send the selfie as the request body", field="body")
-    settings = get_settings()
-    analyzer = get_analyzer(settings)
-    clustering = params_for_model(analyzer.pack_id, settings, analyzer.embedding_dim)
+    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=model))
     try:
-        face = selfie_face(analyzer.analyze(selfie), clustering.min_quality)
+        analysis = analyzer.analyze(selfie)
+    except ModelFilesError:
+        logger.error("the event's pack cannot be loaded here", extra={"event_id": str(event_id), "model": model})
+        raise ApiError(503, "model_unavailable", f"this event's face model ({model}) is not available here; "
+                       "retry later", headers={"Retry-After": "60"}) from None
     except ImageError as exc:
         raise ApiError(422, "unreadable_image", f"the selfie cannot be read as a photo ({exc.code})",
                        field="body") from None
+    clustering = params_for_model(model, settings, analyzer.embedding_dim)
+    try:
+        face = selfie_face(analysis, clustering.min_quality)
     except SelfieProblem as problem:
         raise ApiError(422, problem.code, problem.message, field="body",
                        details={"faces": problem.faces} if problem.faces else None) from None
     with transaction() as conn:
-        found = search_event(conn, event_id, user.user_id, analyzer.pack_id, face.embedding, clustering.min_quality)
+        found = search_event(conn, event_id, user.user_id, model, face.embedding, clustering.min_quality)
     logger.info("selfie search", extra={"event_id": str(event_id), "persons": len(found.persons),
                                         "photos": len(found.media_ids)})
     return {

@@ -123,3 +123,15 @@ def test_this_is_me_links_and_not_me_is_never_offered_again(
     assert linked.status_code == 409 and linked.get_json()["error"]["code"] == "user_opted_out"
     assert db.execute("select linked_user_id from face_persons where id = %s",
                       (person["person_id"],)).fetchone()["linked_user_id"] is None
+
+
+def test_an_event_on_a_pack_this_instance_cannot_load_is_a_503_not_a_guess(
+        db, photo_event: PhotoEvent, selfie_api: FunctionClient) -> None:
+    db.execute("insert into event_face_models (event_id, model) values (%s, 'buffalo_l')"
+               " on conflict (event_id) do update set model = excluded.model", (photo_event.event,))
+    before = _everything(db)
+    response = search(selfie_api, photo_event.event, photo_event.selfies["bbt_amy"].read_bytes(),
+                      user=photo_event.member)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "model_unavailable"
+    assert response.headers["Retry-After"]
+    assert _everything(db) == before
