@@ -40,6 +40,7 @@ from shared.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
+
 def selfie_request(request: flask.Request) -> dict[str, Any]:
     """The query parameters and the selfie's bytes (bounded by ``SELFIE_MAX_BYTES``)."""
     params = query_params(request)

@@ -18,6 +18,7 @@ answer a face of the event would get:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -57,8 +58,13 @@ def similarity(distance: float) -> float:
 
 
 def match_selfie(neighbours: Iterable[Neighbour[FaceKey, PersonKey]], params: SelfieParams,
-                 min_quality: float) -> SelfieMatch[FaceKey, PersonKey]:
-    """Apply the rule to the selfie's nearest faces (any order; the nearest per person counts)."""
+                 min_quality: float, unseen_beyond: float = math.inf) -> SelfieMatch[FaceKey, PersonKey]:
+    """Apply the rule to the selfie's nearest faces (any order; the nearest per person counts).
+
+    ``unseen_beyond``: when only the nearest faces were fetched, the farthest of them; a person
+    not among them is at least that far, so a person chosen with less margin than that is not
+    clearly the selfie's (as in the noise pass, the evidence cannot tell: nobody is returned).
+    """
     nearest: dict[PersonKey, float] = {}
     loose: list[tuple[FaceKey, float]] = []
     for item in neighbours:
@@ -67,7 +73,8 @@ def match_selfie(neighbours: Iterable[Neighbour[FaceKey, PersonKey]], params: Se
         elif item.quality >= min_quality and item.distance <= params.face_distance:
             loose.append((item.face, item.distance))
     person = choose_person(nearest, params.person_distance, params.margin)
-    if person is None and nearest and min(nearest.values()) <= params.person_distance:
+    undecided = person is not None and unseen_beyond - nearest[person] < params.margin
+    if undecided or (person is None and nearest and min(nearest.values()) <= params.person_distance):
         return SelfieMatch(ambiguous=True)
     loose.sort(key=lambda pair: pair[1])
     if person is None:

@@ -39,8 +39,10 @@ def search_event(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UU
     """The persons and photos of the event that are the selfie, as the member may see them."""
     rows = store.nearest_event_faces(conn, event_id, model, embedding, NEIGHBOURS)
     # Cosine distance c = 1 - cos; the rule's distances are Euclidean on the unit sphere.
-    found = match_selfie([Neighbour(r["id"], r["person_id"], math.sqrt(max(0.0, 2.0 * float(r["distance"]))),
-                                    float(r["quality"])) for r in rows], selfie_params(model), min_quality)
+    neighbours = [Neighbour(r["id"], r["person_id"], math.sqrt(max(0.0, 2.0 * float(r["distance"]))),
+                            float(r["quality"])) for r in rows]
+    horizon = neighbours[-1].distance if len(neighbours) == NEIGHBOURS else math.inf
+    found = match_selfie(neighbours, selfie_params(model), min_quality, horizon)
     if found.person is not None and found.person in store.not_me_persons(conn, event_id, user_id):
         return SelfieResult()
     media = {r["id"]: r["media_id"] for r in rows}
