@@ -13,7 +13,7 @@ import functools
 import hmac
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import flask
 import jwt
@@ -34,7 +34,14 @@ def unauthorized(message: str, code: str = "invalid_token") -> ApiError:
     return ApiError(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="facecluster"'})
 
 
-def bearer_token(request: flask.Request) -> str | None:
+class HasHeaders(Protocol):
+    """A request of any server: Flask's, or :mod:`http.server`'s handler (the demo's review server)."""
+
+    @property
+    def headers(self) -> Any: ...
+
+
+def bearer_token(request: HasHeaders) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None

@@ -162,7 +162,7 @@ class DemoSession:
         urls = self.stack.urls
         assert urls is not None and self.event is not None
         return {"personsUrl": urls.face_persons, "actionsUrl": urls.face_person_actions,
-                "selfieUrl": urls.face_selfie_search,
+                "selfieUrl": urls.face_selfie_search, "photoUrl": urls.review + "photo",
                 "eventId": str(self.event.id), "token": self.token, "title": self.photos_dir.name,
                 "members": [{"id": str(self.event.owner_id), "label": "Organiser (you)"}]}
 

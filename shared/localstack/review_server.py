@@ -2,8 +2,9 @@
 
 It serves ``shared/review/`` as it is, plus ``config.js``, which tells the page where the
 ``face-persons`` and ``face-person-actions`` servers are, which event to show and the
-organiser's token. Against a deployed system the page gets the same settings from its URL
-fragment instead (docs/demo.md).
+organiser's token, and ``/photo?media_id=`` (:mod:`shared.localstack.review_photos`), the photo an
+organiser boxes a missed face on. Against a deployed system the page gets the same settings from
+its URL fragment instead, and the app supplies the photo URLs (docs/demo.md).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from shared.api.auth import bearer_token
+from shared.api.http import ApiError
+from shared.localstack.review_photos import ReviewPhotos
 
 REVIEW_DIR = Path(__file__).resolve().parents[1] / "review"
 
@@ -26,20 +32,39 @@ def config_script(config: dict[str, Any]) -> str:
 
 class _ReviewHandler(SimpleHTTPRequestHandler):
     config_js: bytes = b""
+    photos: ReviewPhotos | None = None
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] == "/config.js":
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "text/javascript; charset=utf-8")
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Content-Length", str(len(self.config_js)))
-            self.end_headers()
-            self.wfile.write(self.config_js)
+        route = urlsplit(self.path)
+        if route.path == "/config.js":
+            self._send(HTTPStatus.OK, self.config_js, "text/javascript; charset=utf-8")
+        elif route.path == "/photo" and self.photos is not None:
+            self._send_photo(self.photos, parse_qs(route.query).get("media_id", [None])[0])
+        else:
+            super().do_GET()
+
+    def _send_photo(self, photos: ReviewPhotos, media_id: str | None) -> None:
+        try:
+            data, mime = photos.photo(bearer_token(self), media_id)
+        except ApiError as exc:
+            self._send(exc.status, json.dumps(exc.body()).encode(), "application/json", exc.headers)
             return
-        super().do_GET()
+        self._send(HTTPStatus.OK, data, mime)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        """A generated answer (config.js, a photo, an error): never cached, never sniffed as another type."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def end_headers(self) -> None:
-        if not self.path.startswith("/config.js"):
+        if urlsplit(self.path).path not in ("/config.js", "/photo"):
             self.send_header("Cache-Control", "no-cache")  # revalidate: the page changes with the code
         super().end_headers()
 
@@ -50,8 +75,9 @@ class _ReviewHandler(SimpleHTTPRequestHandler):
 class ReviewServer:
     """Serves the review page on a loopback port until :meth:`stop`."""
 
-    def __init__(self, config: dict[str, Any], host: str = "127.0.0.1", port: int = 0) -> None:
-        handler = type("ReviewHandler", (_ReviewHandler,), {"config_js": b""})
+    def __init__(self, config: dict[str, Any], host: str = "127.0.0.1", port: int = 0,
+                 photos: ReviewPhotos | None = None) -> None:
+        handler = type("ReviewHandler", (_ReviewHandler,), {"config_js": b"", "photos": photos})
         self._handler = handler
         self._httpd = ThreadingHTTPServer((host, port), functools.partial(handler, directory=str(REVIEW_DIR)))
         self._httpd.daemon_threads = True

@@ -8,6 +8,7 @@ on Ctrl-C or on SIGTERM, stops every process it started.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -20,6 +21,7 @@ from shared.db.migrate import migrate
 from shared.localstack.processes import ProcessGroup, ProcessStartError
 from shared.localstack.pubsub_emulator import create_push_subscription, find_emulator, start_emulator
 from shared.localstack.push_relay import PushRelay
+from shared.localstack.review_photos import ReviewPhotos
 from shared.localstack.review_server import ReviewServer
 from shared.localstack.servers import function_url, reserve_ports, start_function, wait_until_ready
 from shared.settings import Settings
@@ -86,7 +88,7 @@ class LocalStack:
 
     def start(self) -> None:
         self.start_database()
-        self._review = ReviewServer({})
+        self._review = ReviewServer({}, photos=ReviewPhotos(self.photo_settings(), self.database_url))
         self._review.start()
         ports = reserve_ports(FUNCTION_TARGETS)
         urls = {target: function_url(port) for target, port in ports.items()}
@@ -140,6 +142,11 @@ class LocalStack:
         # As deployed: one recogniser worker process per core (dlib holds the GIL), unless set.
         env.setdefault("RECOGNIZER_THREADS", str(os.cpu_count() or 1))
         return env
+
+    def photo_settings(self) -> Settings:
+        """The review server's photos are checked as the functions check tokens and read as the worker reads."""
+        return dataclasses.replace(self.settings, supabase_jwt_secret=self.jwt_secret, supabase_jwks_url=None,
+                                   local_storage_dir=self.objects_dir.resolve())
 
     def set_review_config(self, config: dict[str, Any]) -> None:
         assert self._review is not None, "the stack is not started"

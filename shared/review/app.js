@@ -1,7 +1,7 @@
 /* The review page: lists an event's persons through `face-persons` and changes them through
  * `face-person-actions`, with the organiser's access token. Above the grid, a strip of merge
  * suggestions ("Same person" / "Different"); a person's "All faces" opens its page, every face
- * paged, each with "Not this person".
+ * paged, each with "Not this person" and "Photo" (photo.js: box a face the detector missed).
  *
  * Settings come from, in order: window.FACECLUSTER_CONFIG (config.js, written by the local demo),
  * then the address fragment (#personsUrl=...&actionsUrl=...&eventId=...&token=..., or #api=<base URL>
@@ -343,10 +343,22 @@
           .catch(showError);
       });
       figure.appendChild(remove);
+      if (window.faceclusterPhoto) figure.appendChild(photoButton(face, person));
       faces.appendChild(figure);
     });
     $("person-faces").replaceChildren(faces);
     $("person-more").hidden = state.personNext === null;
+  }
+
+  /* "Photo": the face's whole photo, to box a face the detector missed there (photo.js). */
+  function photoButton(face, person) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "open-photo";
+    button.textContent = "Photo";
+    button.title = "Open the photo to add a face the detector missed";
+    button.addEventListener("click", function () { hideError(); window.faceclusterPhoto.open(face.media_id, person); });
+    return button;
   }
 
   function render() {
@@ -460,6 +472,7 @@
   // The "Find me" panel (selfie.js) talks to the functions through these.
   window.faceclusterReview = {config: config, request: request, act: act, reload: reload, showError: showError,
     hideError: hideError, snapshot: snapshot,
+    reloadPersonFaces: function () { return state.openPerson ? reloadPersonFaces() : Promise.resolve(); },
     person: function (id) { return state.persons.filter(function (p) { return p.id === id; })[0] || null; }};
 
   start();
