@@ -65,6 +65,7 @@ def render_snapshot(data: dict[str, Any], meta: dict[str, Any]) -> str:
         '<script src="config.js"></script>': _inline_script(data_js),
         '<script src="app.js"></script>': _inline_script(app),
         '<script src="selfie.js"></script>': "",   # "Find me" needs the live functions: not in a snapshot
+        '<script src="photo.js"></script>': "",    # so does "Add a missed face" (and the photos)
     }
     for reference, inline in replacements.items():
         if reference not in page:

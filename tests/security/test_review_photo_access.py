@@ -22,6 +22,7 @@ import requests
 
 from shared.localstack.review_photos import ReviewPhotos
 from shared.localstack.review_server import ReviewServer
+from shared.localstack.snapshot import write_snapshot
 from shared.localstack.tokens import mint_user_token
 from shared.settings import Settings
 from tests.factories import add_member, make_event, make_media
@@ -139,3 +140,10 @@ def test_a_file_browsers_cannot_show_is_not_served(scene: Scene) -> None:
     response = _get(scene, make_media(scene.db, event, storage_path=page.as_uri()), scene.organiser)
     _refused(response, 415, "photo_not_displayable")
     assert b"<script>" not in response.content
+
+
+def test_the_snapshot_carries_no_photo_control(tmp_path: Path) -> None:
+    """Read-only and opened from disk: no photo.js (a file of that name beside it would run), no photo URL."""
+    (tmp_path / "photo.js").write_text("window.loadedFromDisk = true;")
+    html = write_snapshot(tmp_path / "review.html", {"persons": []}, {"title": "t"}).read_text()
+    assert 'src="photo.js"' not in html and "window.faceclusterPhoto =" not in html
