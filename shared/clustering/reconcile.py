@@ -4,8 +4,9 @@ Rules (``docs/clustering.md`` explains why):
 
 * **Pinned faces do not move.** A face stays where it is when a user put it there
   (``assignment = 'user'``), when its person is user-owned (linked, named, merged into by
-  another, holding user-placed faces, or said to be "not the same person" as another: users
-  curate such persons, and links, tags and that answer hang on them), or when its person is
+  another, holding user-placed faces, said to be "not the same person" as another, or said
+  "not me" to by a member: users curate such persons, and links, tags and those answers hang
+  on them), or when its person is
   ignored (ignored persons stay ignored, with their faces).
 * **Ids follow shared faces.** A cluster holding pinned faces of a user-owned person continues
   that person (several clusters may: when a user merged C into B, a cluster of C's look-alike

@@ -72,7 +72,8 @@ def load_persons(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> l
                 or exists (select 1 from face_persons m where m.merged_into = p.id)
                 or exists (select 1 from faces f where f.person_id = p.id and f.assignment = 'user')
                 or exists (select 1 from face_person_distinctions d
-                            where d.event_id = p.event_id and p.id in (d.person_a, d.person_b))) as user_owned
+                            where d.event_id = p.event_id and p.id in (d.person_a, d.person_b))
+                or exists (select 1 from face_person_not_me n where n.person_id = p.id)) as user_owned
           from face_persons p
          where p.event_id = %s and p.model = %s
         """,

@@ -21,6 +21,7 @@ import psycopg
 from shared.db.face_tags import media_of_persons, sync_face_tags
 from shared.db.faces import FaceRecord
 from shared.db.gdpr import opted_out
+from shared.db.not_me import inherit_not_me
 from shared.db.suggestions import inherit_distinctions, record_distinction
 
 
@@ -123,7 +124,8 @@ def merge(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, i
 
     Links: the target keeps its own; an unlinked target takes the secondary's. Two different
     links are a conflict unless ``force`` (then the target's link wins and the secondary's
-    user loses the tags that only this person supported).
+    user loses the tags that only this person supported). "Not the same person" answers and
+    members' "not me" follow the faces into the target.
     """
     if person_id == into_person_id:
         raise PersonActionError("invalid", "invalid_request", "cannot merge a person into itself", "into_person_id")
@@ -158,6 +160,7 @@ def merge(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, i
         " representative_face_id = null, updated_at = now() where id = %s",
         (into_person_id, person_id))
     inherit_distinctions(conn, event_id, person_id, into_person_id)
+    inherit_not_me(conn, person_id, into_person_id)
     return _finish(conn, [person_id, into_person_id])
 
 

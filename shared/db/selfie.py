@@ -1,4 +1,4 @@
-"""SQL of selfie search: the selfie's nearest faces, what the member may see, and "not me".
+"""SQL of selfie search: the selfie's nearest faces and what the member may see ("not me": :mod:`shared.db.not_me`).
 
 The selfie's embedding is only ever a query parameter here: no statement writes it.
 """
@@ -49,20 +49,3 @@ def visible_media(conn: psycopg.Connection, user_id: uuid.UUID, media_ids: Colle
     with acting_as_user(conn, user_id):
         return {r["id"] for r in conn.execute("select id from media where id = any(%s)",
                                               (list(media_ids),)).fetchall()}
-
-
-def not_me_persons(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> set[uuid.UUID]:
-    return {r["person_id"] for r in conn.execute(
-        "select person_id from face_person_not_me where event_id = %s and user_id = %s",
-        (event_id, user_id)).fetchall()}
-
-
-def record_not_me(conn: psycopg.Connection, event_id: uuid.UUID, person_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """Record the member's "not me" (idempotent); whether it is new."""
-    return conn.execute("insert into face_person_not_me (event_id, person_id, user_id) values (%s, %s, %s)"
-                        " on conflict do nothing", (event_id, person_id, user_id)).rowcount > 0
-
-
-def forget_not_me(conn: psycopg.Connection, person_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """The member changed their mind and says "this is me"."""
-    conn.execute("delete from face_person_not_me where person_id = %s and user_id = %s", (person_id, user_id))

@@ -16,6 +16,7 @@ import numpy as np
 import psycopg
 
 from shared.db import selfie as store
+from shared.db.not_me import not_me_persons
 from shared.selfie.match import Neighbour, match_selfie
 from shared.selfie.params import selfie_params
 
@@ -43,7 +44,7 @@ def search_event(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UU
                             float(r["quality"])) for r in rows]
     horizon = neighbours[-1].distance if len(neighbours) == NEIGHBOURS else math.inf
     found = match_selfie(neighbours, selfie_params(model), min_quality, horizon)
-    if found.person is not None and found.person in store.not_me_persons(conn, event_id, user_id):
+    if found.person is not None and found.person in not_me_persons(conn, event_id, user_id):
         return SelfieResult()
     media = {r["id"]: r["media_id"] for r in rows}
     persons = [] if found.person is None else [(found.person, found.person_distance)]

@@ -1,7 +1,7 @@
 """Switching packs on a live event: real photos, the real detection service, clustering and database.
 
 The event is analysed and clustered with YuNet + dlib, a reviewer works on it (names, links,
-merges, removes a face, ignores a person, places a face by hand), then it is re-embedded with
+merges, removes a face, ignores a person, places a face by hand; a member says "not me"), then it is re-embedded with
 the default pack (YuNet + Intel's re-identification network: same boxes, another embedding),
 or with SCRFD + dlib (other boxes: the matching by overlap is what carries the work).
 Everything the reviewer did must hold on the new faces, the face tags must be the same rows,
@@ -18,6 +18,7 @@ import pytest
 
 from shared.db import person_actions as actions
 from shared.db.face_tags import sync_face_tags
+from shared.db.not_me import record_not_me
 from shared.reembed.matching import iou_matrix
 from shared.reembed.service import reembed_event
 from shared.settings import Settings
@@ -40,6 +41,11 @@ def _tags(db: psycopg.Connection, event_id: uuid.UUID) -> list[dict[str, Any]]:
                       " order by t.id", (event_id,)).fetchall()
 
 
+def _not_me(db: psycopg.Connection, event_id: uuid.UUID) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    return {(r["person_id"], r["user_id"]) for r in db.execute(
+        "select person_id, user_id from face_person_not_me where event_id = %s", (event_id,))}
+
+
 def _work(db: psycopg.Connection, event_id: uuid.UUID, fn, *args, **kwargs) -> Any:
     with db.transaction():
         return fn(db, event_id, *args, **kwargs)
@@ -51,9 +57,12 @@ def _review(db: psycopg.Connection, event: AnalysedEvent) -> dict[str, Any]:
                          " order by face_count desc, id", (event.event_id,)).fetchall()
     assert len(persons) >= 5, persons
     named, linked, merged, ignored, donor = (row["id"] for row in persons[:5])
-    member = add_member(db, event.event_id)
+    member, doubter = add_member(db, event.event_id), add_member(db, event.event_id)
     _work(db, event.event_id, actions.rename, named, "Sheldon")
     _work(db, event.event_id, actions.assign, linked, member)
+    # A member's "not me" on a person nobody else curated, and on one merged away.
+    for person in (donor, merged):
+        record_not_me(db, event.event_id, person, doubter)
     _work(db, event.event_id, actions.merge, merged, linked, force=False)
     _work(db, event.event_id, actions.set_ignored, ignored, True)
     # "Not this person": the named person's clearest face.
@@ -71,7 +80,7 @@ def _review(db: psycopg.Connection, event: AnalysedEvent) -> dict[str, Any]:
     some_media = next(iter(event.media))
     db.execute("insert into media_tags (media_id, user_id, source) values (%s, %s, 'manual')",
                (some_media, uuid.uuid4()))
-    return {"named": named, "linked": linked, "merged": merged, "ignored": ignored, "member": member,
+    return {"named": named, "linked": linked, "merged": merged, "ignored": ignored, "donor": donor, "member": member,
             "removed": removed, "placed": placed["id"]}
 
 
@@ -91,6 +100,7 @@ def test_reembedding_keeps_all_user_work_and_the_face_tags(db: psycopg.Connectio
     event_id = clustered_event.event_id
     work = _review(db, clustered_event)
     persons_before, faces_before, tags_before = _persons(db, event_id), _faces(db, event_id), _tags(db, event_id)
+    not_me_before = _not_me(db, event_id)
     assert {f["model"] for f in faces_before} == {OLD_PACK}
     assert any(t["user_id"] == work["member"] for t in tags_before)
 
@@ -108,6 +118,9 @@ def test_reembedding_keeps_all_user_work_and_the_face_tags(db: psycopg.Connectio
     # Persons: same ids, names, links, merges, statuses.
     strip = [{k: v for k, v in p.items() if k != "model"} for p in persons_before]
     assert [{k: v for k, v in p.items() if k != "model"} for p in _persons(db, event_id)] == strip
+    # "Not me" rows: the same (persons keep their ids), the merged person's carried into its target.
+    assert _not_me(db, event_id) == not_me_before
+    assert {p for p, _ in not_me_before} == {work["donor"], work["merged"], work["linked"]}
     # Every old face with user work lives on in the new face that is the same face, or is counted as lost.
     lost = 0
     for old in faces_before:
