@@ -4,7 +4,7 @@ import flask
 import functions_framework
 
 from shared.api.endpoint import serve_user_request
-from shared.api.selfie_search import search_by_selfie, selfie_request
+from shared.api.selfie_search import search_by_selfie, selfie_rate_limit, selfie_request
 from shared.log import configure_logging
 from shared.settings import get_settings
 
@@ -14,4 +14,5 @@ configure_logging(get_settings().log_level)
 @functions_framework.http
 def face_selfie_search(request: flask.Request) -> flask.Response:
     return serve_user_request(request, "face-selfie-search", ("POST",), search_by_selfie,
-                              read_params=selfie_request, max_body=get_settings().selfie_max_bytes)
+                              read_params=selfie_request, max_body=get_settings().selfie_max_bytes,
+                              rate_limit=selfie_rate_limit)

@@ -176,6 +176,9 @@ VARIABLES: tuple[Var, ...] = (
     # HTTP
     Var("CORS_ALLOWED_ORIGINS", _parse_list, ("*",), "comma-separated origins", "CORS allowed origins."),
     Var("RATE_LIMIT_PER_MINUTE", _bounded(int, 1), 120, "an integer", "Requests per user, endpoint and minute."),
+    Var("SELFIE_RATE_LIMIT_PER_MINUTE", _bounded(int, 1), 10, "an integer",
+        "Selfie searches per user and minute (face-selfie-search, instead of `RATE_LIMIT_PER_MINUTE`): each one "
+        "analyses a photo with the face models, and a member needs only a few."),
     Var("LOG_LEVEL", _one_of("DEBUG", "INFO", "WARNING", "ERROR", fold=str.upper), "INFO",
         "DEBUG | INFO | WARNING | ERROR", "Log level."),
     # Detection service
@@ -238,6 +241,7 @@ class Settings:
     push_auth_service_account: str | None
     cors_allowed_origins: tuple[str, ...]
     rate_limit_per_minute: int
+    selfie_rate_limit_per_minute: int
     log_level: str
     storage_emulator_host: str | None
     push_auth_certs_url: str

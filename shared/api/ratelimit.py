@@ -10,17 +10,16 @@ from __future__ import annotations
 from shared.api.http import ApiError
 from shared.db.connection import transaction
 from shared.db.ratelimit import count_hit
-from shared.settings import Settings
 
 WINDOW_SECONDS = 60
 
 
-def enforce_rate_limit(subject: str, endpoint: str, settings: Settings) -> None:
+def enforce_rate_limit(subject: str, endpoint: str, limit_per_minute: int) -> None:
     """Count this request; raise 429 with ``Retry-After`` once the window's allowance is used."""
     with transaction() as conn:
         window = count_hit(conn, subject, endpoint, WINDOW_SECONDS)
-    if window.hits > settings.rate_limit_per_minute:
+    if window.hits > limit_per_minute:
         raise ApiError(429, "rate_limited",
-                       f"more than {settings.rate_limit_per_minute} requests per minute to {endpoint}; "
+                       f"more than {limit_per_minute} requests per minute to {endpoint}; "
                        f"retry in {window.retry_after_seconds} s",
                        headers={"Retry-After": str(window.retry_after_seconds)})

@@ -10,9 +10,10 @@ service (it needs the analyser's memory; the other functions do not). The selfie
 with the event's own pack (``event_face_models``), whatever ``MODEL_PACK`` says now.
 
 The selfie is the raw request body (``Content-Type: image/...``; at most ``SELFIE_MAX_BYTES``),
-``event_id`` in the query string. It lives in memory for this request only: no statement
-writes it or its embedding, nothing logs them (tests/selfie/test_selfie_search.py checks the
-database and the log).
+``event_id`` in the query string. Searches have their own allowance per member and minute,
+``SELFIE_RATE_LIMIT_PER_MINUTE``, counted before the body is read. The selfie lives in memory
+for this request only: no statement writes it or its embedding, nothing logs them
+(tests/selfie/test_selfie_search.py checks the database and the log).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from shared.face_analysis import ImageError, ModelFilesError, get_analyzer
 from shared.selfie.checks import SelfieProblem, selfie_face
 from shared.selfie.match import similarity
 from shared.selfie.search import search_event
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ def selfie_request(request: flask.Request) -> dict[str, Any]:
     params = query_params(request)
     params["selfie"] = read_body(request, get_settings().selfie_max_bytes)
     return params
+
+
+def selfie_rate_limit(settings: Settings) -> int:
+    """Searches per member and minute: its own, low allowance, as each one analyses a photo."""
+    return settings.selfie_rate_limit_per_minute
 
 
 def _refuse_opted_out(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> None:

@@ -32,6 +32,8 @@ def test_values_are_parsed() -> None:
     ({"DET_SIZE": "640x"}, "DET_SIZE='640x' is invalid: expected N or WxH"),
     ({"MIN_CLUSTER_SIZE": "1"}, "MIN_CLUSTER_SIZE='1' is invalid: expected an integer >= 2"),
     ({"CLUSTER_RUNNER": "k8s"}, "CLUSTER_RUNNER='k8s' is invalid: expected local | cloud-run"),
+    ({"SELFIE_RATE_LIMIT_PER_MINUTE": "0"},
+     "SELFIE_RATE_LIMIT_PER_MINUTE='0' is invalid: expected an integer (expected a value >= 1)"),
 ])
 def test_bad_values_name_the_variable_and_the_expected_form(env: dict, message: str) -> None:
     with pytest.raises(SettingsError) as error:

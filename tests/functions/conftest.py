@@ -42,6 +42,7 @@ def api_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("CALLBACK_SECRET", CALLBACK_SECRET)
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", APP_ORIGIN)
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")
+    monkeypatch.setenv("SELFIE_RATE_LIMIT_PER_MINUTE", "1000")
     monkeypatch.setenv("MODEL_PACK", MODEL)  # the world's faces are dlib-like 128-d vectors (world.py)
     get_settings.cache_clear()
     yield

@@ -9,6 +9,7 @@ import logging
 import pytest
 from PIL import Image, ImageFilter
 
+from shared.settings import get_settings
 from tests.functions.conftest import FunctionClient
 from tests.security.db_attack import snapshot
 from tests.selfie.conftest import PhotoEvent, search
@@ -135,3 +136,26 @@ def test_an_event_on_a_pack_this_instance_cannot_load_is_a_503_not_a_guess(
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "model_unavailable"
     assert response.headers["Retry-After"]
     assert _everything(db) == before
+
+
+def test_searches_beyond_the_selfie_allowance_get_429_and_store_nothing(
+        db, photo_event: PhotoEvent, selfie_api: FunctionClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    allowance = 2
+    monkeypatch.setenv("SELFIE_RATE_LIMIT_PER_MINUTE", str(allowance))
+    get_settings.cache_clear()
+    selfie = photo_event.selfies["bbt_amy"].read_bytes()
+    for _ in range(2):  # a second round only if the minute turned over during the first
+        db.execute("delete from api_rate_limits")
+        assert all(search(selfie_api, photo_event.event, selfie, user=photo_event.member).status_code == 200
+                   for _ in range(allowance))
+        before = _everything(db)
+        # Refused before any work: even an unreadable body gets the 429, not its 422.
+        refused = search(selfie_api, photo_event.event, b"not a photo", user=photo_event.member)
+        window = db.execute("select hits from api_rate_limits where endpoint = 'face-selfie-search'").fetchall()
+        if [r["hits"] for r in window] == [allowance + 1]:
+            break
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert _everything(db) == before
+    # The other member has their own allowance.
+    assert search(selfie_api, photo_event.event, selfie, user=photo_event.other_member).status_code == 200
