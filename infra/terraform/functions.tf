@@ -14,7 +14,7 @@ resource "google_cloud_run_v2_service" "functions" {
   template {
     service_account                  = google_service_account.functions.email
     timeout                          = "60s"
-    max_instance_request_concurrency = 40
+    max_instance_request_concurrency = local.function_sizes[each.key].concurrency
     labels                           = var.labels
 
     scaling {
@@ -28,8 +28,8 @@ resource "google_cloud_run_v2_service" "functions" {
 
       resources {
         limits = {
-          cpu    = "1"
-          memory = "${var.functions_memory_mib}Mi"
+          cpu    = tostring(local.function_sizes[each.key].cpu)
+          memory = "${local.function_sizes[each.key].memory_mib}Mi"
         }
         cpu_idle          = true
         startup_cpu_boost = true
@@ -40,7 +40,7 @@ resource "google_cloud_run_v2_service" "functions" {
       }
 
       dynamic "env" {
-        for_each = local.functions_env
+        for_each = local.function_env[each.key]
         content {
           name  = env.key
           value = env.value

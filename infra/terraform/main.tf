@@ -14,8 +14,23 @@ locals {
     "ml-callback"         = "ml_callback"
     "face-persons"        = "face_persons"
     "face-person-actions" = "face_person_actions"
-    # Analyses the selfie in the request (models are in the image; ~0.6 GB of the 1 GiB limit).
+    # Analyses the selfie in the request: sized apart (function_sizes).
     "face-selfie-search" = "face_selfie_search"
+  }
+
+  # Instances of each function. The others wait on Postgres: light, many requests at once.
+  # face-selfie-search analyses a photo with the face models (~0.6 GB loaded, up to one decoded
+  # photo per request) and the analysis is CPU-bound: two requests per vCPU, one onnxruntime
+  # thread each (selfie_env), as detection; more would only queue them inside the instance.
+  function_sizes = {
+    for name in keys(local.functions) : name => name == "face-selfie-search" ? {
+      cpu = var.selfie_cpu, memory_mib = var.selfie_memory_mib, concurrency = 2 * var.selfie_cpu
+      } : {
+      cpu = 1, memory_mib = var.functions_memory_mib, concurrency = 40
+    }
+  }
+  function_env = {
+    for name in keys(local.functions) : name => name == "face-selfie-search" ? local.selfie_env : local.functions_env
   }
 
   # Cloud Run's deterministic service URL, https://<service>-<project number>.<region>.run.app.
@@ -82,6 +97,17 @@ locals {
     CORS_ALLOWED_ORIGINS = join(",", var.app_origins)
     }, var.supabase_jwks_url == "" ? {} : {
     SUPABASE_JWKS_URL = var.supabase_jwks_url
+  })
+
+  # The selfie is analysed like the event's photos (same detector input and threshold), with
+  # gunicorn serving as many requests as Cloud Run sends (THREADS) and one core each.
+  selfie_env = merge(local.functions_env, {
+    DET_SIZE                     = var.det_size
+    ORT_INTRA_OP_THREADS         = "1"
+    THREADS                      = tostring(2 * var.selfie_cpu)
+    SELFIE_RATE_LIMIT_PER_MINUTE = tostring(var.selfie_rate_limit_per_minute)
+    }, var.detection_threshold == null ? {} : {
+    DETECTION_THRESHOLD = tostring(var.detection_threshold)
   })
 
   cluster_env = merge(local.common_env,

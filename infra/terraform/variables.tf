@@ -214,7 +214,7 @@ variable "cluster_epsilon" {
 # --- Functions ------------------------------------------------------------------------
 
 variable "functions_memory_mib" {
-  description = "Memory of each app function's instance in MiB."
+  description = "Memory of each app function's instance in MiB (face-selfie-search: selfie_memory_mib)."
   type        = number
   default     = 1024
 }
@@ -223,6 +223,41 @@ variable "functions_max_instances" {
   description = "Upper bound on instances of each app function."
   type        = number
   default     = 10
+}
+
+# --- Selfie search (face-selfie-search) -----------------------------------------------
+
+variable "selfie_cpu" {
+  description = "vCPUs of one face-selfie-search instance. Its request concurrency is twice this: each search analyses a photo, CPU-bound, with one onnxruntime thread."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = contains([1, 2, 4], var.selfie_cpu)
+    error_message = "selfie_cpu must be 1, 2 or 4."
+  }
+}
+
+variable "selfie_memory_mib" {
+  description = "Memory of one face-selfie-search instance in MiB; at least 2048, as detection (the face models, ~0.6 GB, plus up to one decoded photo per request)."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.selfie_memory_mib >= 2048
+    error_message = "selfie_memory_mib must be at least 2048 (2 GiB)."
+  }
+}
+
+variable "selfie_rate_limit_per_minute" {
+  description = "SELFIE_RATE_LIMIT_PER_MINUTE: selfie searches per member and minute, across all instances."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.selfie_rate_limit_per_minute >= 1
+    error_message = "selfie_rate_limit_per_minute must be at least 1."
+  }
 }
 
 # --- Optional parts -------------------------------------------------------------------

@@ -177,6 +177,34 @@ def test_functions_are_the_fixed_services_and_targets(tf):
     assert public["member"] == "allUsers" and public["role"] == "roles/run.invoker"
 
 
+def test_selfie_search_is_sized_for_image_analysis_and_the_others_are_not(tf):
+    """face-selfie-search runs the face models (CPU-bound): a few requests per vCPU, detection's memory."""
+    template = block(tf.resource("google_cloud_run_v2_service", "functions"), "template")
+    assert template["max_instance_request_concurrency"] == "${local.function_sizes[each.key].concurrency}"
+    limits = block(container(tf.resource("google_cloud_run_v2_service", "functions")), "resources")["limits"]
+    assert limits == {"cpu": "${tostring(local.function_sizes[each.key].cpu)}",
+                      "memory": "${local.function_sizes[each.key].memory_mib}Mi"}
+    sizes = tf.locals["function_sizes"]
+    assert ('name == "face-selfie-search" ? {cpu = var.selfie_cpu, memory_mib = var.selfie_memory_mib, '
+            'concurrency = 2 * var.selfie_cpu}') in sizes
+    assert "{cpu = 1, memory_mib = var.functions_memory_mib, concurrency = 40}" in sizes
+    assert 'name == "face-selfie-search" ? local.selfie_env : local.functions_env' in tf.locals["function_env"]
+    assert [env["for_each"] for env in env_blocks(container(tf.resource("google_cloud_run_v2_service", "functions")))
+            if "value_source" not in env["content"][0]] == ["${local.function_env[each.key]}"]
+    # gunicorn serves what Cloud Run sends, one onnxruntime thread per request, the photos' detector input.
+    selfie_env = tf.locals["selfie_env"]
+    for setting in ('THREADS = tostring(2 * var.selfie_cpu)', 'ORT_INTRA_OP_THREADS = "1"', "DET_SIZE = var.det_size",
+                    "DETECTION_THRESHOLD = tostring(var.detection_threshold)",
+                    "SELFIE_RATE_LIMIT_PER_MINUTE = tostring(var.selfie_rate_limit_per_minute)"):
+        assert setting in selfie_env, setting
+    cpu, memory = tf.variables["selfie_cpu"], tf.variables["selfie_memory_mib"]
+    assert cpu["default"] == 1 and "contains([1, 2, 4], var.selfie_cpu)" in block(cpu, "validation")["condition"]
+    assert memory["default"] >= 2048
+    assert "var.selfie_memory_mib >= 2048" in block(memory, "validation")["condition"]
+    limit = next(var.default for var in VARIABLES if var.name == "SELFIE_RATE_LIMIT_PER_MINUTE")
+    assert tf.variables["selfie_rate_limit_per_minute"]["default"] == limit
+
+
 def test_functions_identity_may_publish_and_run_the_job_and_nothing_else(tf):
     grants = iam_grants(tf, "functions")
     assert set(grants) == {("google_pubsub_topic_iam_member", "functions_publish_detect"),
@@ -233,7 +261,8 @@ def test_secrets_are_referenced_never_inlined(tf):
         assert ref["secret"] == "${google_secret_manager_secret.app[env.value].secret_id}"
         assert secret_envs[0]["for_each"].startswith("${toset(local.secret_readers.")
     # No plain environment map names a secret variable.
-    plain = " ".join(str(tf.locals[name]) for name in ("common_env", "detect_env", "functions_env", "cluster_env"))
+    plain = " ".join(str(tf.locals[name]) for name in ("common_env", "detect_env", "functions_env", "selfie_env",
+                                                            "cluster_env"))
     for name in SECRET_NAMES:
         assert f"{name} =" not in plain and f"'{name}'" not in plain, name
 
@@ -241,7 +270,7 @@ def test_secrets_are_referenced_never_inlined(tf):
 def test_environment_variable_names_are_the_ones_the_code_reads(tf):
     known = {var.name for var in VARIABLES} | {"THREADS"}  # THREADS: functions-framework's gunicorn
     names = set(tf.locals["common_env"])
-    for local_name in ("detect_env", "functions_env", "cluster_env"):
+    for local_name in ("detect_env", "functions_env", "selfie_env", "cluster_env"):
         names |= set(re.findall(r"\b([A-Z][A-Z0-9_]+) =", tf.locals[local_name]))
     names |= set(re.findall(r"\b([A-Z][A-Z0-9_]+) +=", tf.files["functions.tf"]))
     names |= set(tf.locals["secrets"])
