@@ -29,8 +29,13 @@ locals {
       cpu = 1, memory_mib = var.functions_memory_mib, concurrency = 40
     }
   }
+  # gunicorn's threads (THREADS) are each function's request concurrency: functions-framework's
+  # default, 4 per CPU, would queue 36 of the 40 requests Cloud Run sends a light function.
   function_env = {
-    for name in keys(local.functions) : name => name == "face-selfie-search" ? local.selfie_env : local.functions_env
+    for name in keys(local.functions) : name => merge(
+      name == "face-selfie-search" ? local.selfie_env : local.functions_env,
+      { THREADS = tostring(local.function_sizes[name].concurrency) }
+    )
   }
 
   # Cloud Run's deterministic service URL, https://<service>-<project number>.<region>.run.app.
@@ -99,12 +104,11 @@ locals {
     SUPABASE_JWKS_URL = var.supabase_jwks_url
   })
 
-  # The selfie is analysed like the event's photos (same detector input and threshold), with
-  # gunicorn serving as many requests as Cloud Run sends (THREADS) and one core each.
+  # The selfie is analysed like the event's photos (same detector input and threshold), one core
+  # per request (its THREADS, like every function's, is set in function_env).
   selfie_env = merge(local.functions_env, {
     DET_SIZE                     = var.det_size
     ORT_INTRA_OP_THREADS         = "1"
-    THREADS                      = tostring(2 * var.selfie_cpu)
     SELFIE_RATE_LIMIT_PER_MINUTE = tostring(var.selfie_rate_limit_per_minute)
     }, var.detection_threshold == null ? {} : {
     DETECTION_THRESHOLD = tostring(var.detection_threshold)

@@ -189,11 +189,13 @@ def test_selfie_search_is_sized_for_image_analysis_and_the_others_are_not(tf):
             'concurrency = 2 * var.selfie_cpu}') in sizes
     assert "{cpu = 1, memory_mib = var.functions_memory_mib, concurrency = 40}" in sizes
     assert 'name == "face-selfie-search" ? local.selfie_env : local.functions_env' in tf.locals["function_env"]
+    # gunicorn serves as many requests at once as Cloud Run sends each function.
+    assert "{THREADS = tostring(local.function_sizes[name].concurrency)}" in tf.locals["function_env"]
     assert [env["for_each"] for env in env_blocks(container(tf.resource("google_cloud_run_v2_service", "functions")))
             if "value_source" not in env["content"][0]] == ["${local.function_env[each.key]}"]
-    # gunicorn serves what Cloud Run sends, one onnxruntime thread per request, the photos' detector input.
+    # One onnxruntime thread per request, the photos' detector input.
     selfie_env = tf.locals["selfie_env"]
-    for setting in ('THREADS = tostring(2 * var.selfie_cpu)', 'ORT_INTRA_OP_THREADS = "1"', "DET_SIZE = var.det_size",
+    for setting in ('ORT_INTRA_OP_THREADS = "1"', "DET_SIZE = var.det_size",
                     "DETECTION_THRESHOLD = tostring(var.detection_threshold)",
                     "SELFIE_RATE_LIMIT_PER_MINUTE = tostring(var.selfie_rate_limit_per_minute)"):
         assert setting in selfie_env, setting
