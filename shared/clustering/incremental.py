@@ -16,7 +16,6 @@ pgvector's HNSW index among the event's faces of the same model), and only when:
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 
 import numpy as np
@@ -66,9 +65,8 @@ def _person_for(conn: psycopg.Connection, event_id: uuid.UUID, face: dict, setti
     if face["quality"] < params.min_quality:
         return None
     nearest: dict[uuid.UUID, float] = {}
-    for row in store.nearest_person_faces(conn, event_id, face["model"], embedding, NEIGHBOURS):
-        # Cosine distance c = 1 - cos; the rule's distances are Euclidean on the unit sphere.
-        nearest.setdefault(row["person_id"], math.sqrt(max(0.0, 2.0 * float(row["distance"]))))
+    for row in store.nearest_faces(conn, event_id, face["model"], embedding, NEIGHBOURS):
+        nearest.setdefault(row["person_id"], float(row["distance"]))
     person = choose_person(nearest, params.attach_distance, params.attach_margin)
     if person is None or person in set(face["rejected_person_ids"] or ()):
         return None
@@ -85,8 +83,8 @@ def nearest_person(conn: psycopg.Connection, event_id: uuid.UUID, model: str, em
     the runner-up is asked; cannot-link still holds (a person already on the photo is skipped).
     """
     params = params_for_model(model, settings, len(embedding))
-    for row in store.nearest_person_faces(conn, event_id, model, embedding, NEIGHBOURS):
-        if math.sqrt(max(0.0, 2.0 * float(row["distance"]))) > params.attach_distance:
+    for row in store.nearest_faces(conn, event_id, model, embedding, NEIGHBOURS):
+        if float(row["distance"]) > params.attach_distance:
             return None
         if not store.person_on_photo(conn, row["person_id"], media_id):
             return row["person_id"]

@@ -167,21 +167,28 @@ def faces_for_assignment(conn: psycopg.Connection, event_id: uuid.UUID,
     return [{**row, "embedding": _as_array(row["embedding"])} for row in rows]
 
 
-def nearest_person_faces(conn: psycopg.Connection, event_id: uuid.UUID, model: str, embedding: np.ndarray,
-                         limit: int) -> list[dict[str, Any]]:
-    """The ``limit`` faces nearest to ``embedding`` among faces in active persons (cosine distance)."""
+def nearest_faces(conn: psycopg.Connection, event_id: uuid.UUID, model: str, embedding: np.ndarray, limit: int,
+                  *, include_loose: bool = False) -> list[dict[str, Any]]:
+    """The ``limit`` faces of the event nearest to ``embedding``, nearest first, with ``distance``
+    already Euclidean on the unit sphere (``sqrt(2 - 2 cos)``, the unit of every clustering rule).
+
+    Faces of active persons only (incremental assignment), or with ``include_loose`` also faces in
+    no person (selfie search; ``person_id`` is then None). Faces of ignored persons never count.
+    """
     dim = len(embedding)
     if dim not in SUPPORTED_DIMENSIONS:
         raise ValueError(f"no nearest-neighbour index for {dim}-d embeddings")
+    in_person = "(f.person_id is null or p.id is not null)" if include_loose else "p.id is not null"
     # The HNSW index is scanned before the event/person filters apply: search wider than the
     # default 40 candidates so that an event's faces are found in a table of many events.
     conn.execute("set local hnsw.ef_search = 400")
     return conn.execute(
         f"""
-        select f.id, f.person_id, f.media_id, f.embedding::vector({dim}) <=> %(q)s::vector({dim}) as distance
-          from faces f join face_persons p on p.id = f.person_id
+        select f.id, f.person_id, f.media_id, f.quality,
+               sqrt(greatest(0, 2 * (f.embedding::vector({dim}) <=> %(q)s::vector({dim})))) as distance
+          from faces f left join face_persons p on p.id = f.person_id and p.status = 'active'
          where vector_dims(f.embedding) = {dim} and f.model = %(model)s and f.event_id = %(event)s
-           and p.status = 'active'
+           and {in_person}
          order by f.embedding::vector({dim}) <=> %(q)s::vector({dim})
          limit %(limit)s
         """,

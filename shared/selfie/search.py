@@ -16,6 +16,7 @@ import numpy as np
 import psycopg
 
 from shared.db import selfie as store
+from shared.db.clustering_store import nearest_faces
 from shared.db.not_me import not_me_persons
 from shared.selfie.match import Neighbour, match_selfie
 from shared.selfie.params import selfie_params
@@ -38,10 +39,8 @@ class SelfieResult:
 def search_event(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uuid.UUID, model: str,
                  embedding: np.ndarray, min_quality: float) -> SelfieResult:
     """The persons and photos of the event that are the selfie, as the member may see them."""
-    rows = store.nearest_event_faces(conn, event_id, model, embedding, NEIGHBOURS)
-    # Cosine distance c = 1 - cos; the rule's distances are Euclidean on the unit sphere.
-    neighbours = [Neighbour(r["id"], r["person_id"], math.sqrt(max(0.0, 2.0 * float(r["distance"]))),
-                            float(r["quality"])) for r in rows]
+    rows = nearest_faces(conn, event_id, model, embedding, NEIGHBOURS, include_loose=True)
+    neighbours = [Neighbour(r["id"], r["person_id"], float(r["distance"]), float(r["quality"])) for r in rows]
     horizon = neighbours[-1].distance if len(neighbours) == NEIGHBOURS else math.inf
     found = match_selfie(neighbours, selfie_params(model), min_quality, horizon)
     if found.person is not None and found.person in not_me_persons(conn, event_id, user_id):
