@@ -29,12 +29,11 @@ from shared.db.events import lock_event_face_data
 from shared.db.faces import media_state
 from shared.db.person_actions import photo_faces, place_face
 from shared.face_analysis import Face, ImageError, ModelFilesError, get_analyzer
-from shared.reembed.matching import iou_matrix
+from shared.reembed.matching import SAME_FACE_IOU, iou_matrix
 from shared.settings import get_settings
 from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, media_image_location
 
 MAX_COORDINATE = 100_000  # pixels: larger than any photo MAX_IMAGE_PIXELS lets through
-SAME_FACE_IOU = 0.5       # a stored face overlapping the found one this much is that face
 
 
 def box_param(params: dict[str, Any], name: str) -> tuple[float, float, float, float]:

@@ -39,14 +39,18 @@ def event_media(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
 
 def forget_analyses(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
                     media_ids: Collection[uuid.UUID]) -> int:
-    """Drop these media's faces and analyses of ``model`` so detection runs again (``force``).
+    """Drop these media's detected faces and analyses of ``model`` so detection runs again (``force``).
 
-    The persons that lose faces are recounted and the media's face tags re-synced in the same
-    transaction; the caller holds the event's face-data lock.
+    User-placed faces (``origin = 'user'``, boxed by an organiser with ``add_face``) stay, with
+    their person: they are a person's work that detection cannot redo (the detector missed them
+    once), and the detection that follows stores no face over them
+    (:mod:`shared.detection.service` drops a detected face that overlaps one). The persons that
+    lose faces are recounted and the media's face tags re-synced in the same transaction; the
+    caller holds the event's face-data lock.
     """
     ids = list(media_ids)
     persons = [row["person_id"] for row in conn.execute(
-        "delete from faces where event_id = %s and model = %s and media_id = any(%s)"
+        "delete from faces where event_id = %s and model = %s and media_id = any(%s) and origin = 'detected'"
         " returning person_id", (event_id, model, ids)) if row["person_id"] is not None]
     conn.execute("delete from media_analyses where model = %s and media_id = any(%s)", (model, ids))
     refresh_persons(conn, set(persons))

@@ -10,8 +10,8 @@ The flow of one job (:func:`run_detect_job`)::
         │
     fetch → analyse with the event's pack   (no database connection held meanwhile)
         │
-    one transaction: lock media+event, check the event's pack, store faces + media_analyses (once),
-                     complete the job
+    one transaction: lock media+event, check the event's pack, store faces + media_analyses (once;
+                     none over a user-placed face the photo keeps), complete the job
         │
     assign the new faces to known persons; signal ml-callback
 
@@ -37,7 +37,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -49,10 +49,12 @@ from shared.db.connection import DatabaseUnavailableError, get_pool, transaction
 from shared.db.event_models import event_model, pin_event_model
 from shared.db.faces import media_analysis, media_state, store_media_faces
 from shared.db.jobs import ClaimOutcome, claim_job, complete_job, fail_job, get_job, release_job
+from shared.db.person_actions import photo_faces
 from shared.detection.outcome import DeliveryResult, Disposition, ack, reject, retry
-from shared.face_analysis import ImageAnalysis, ImageError, ModelFilesError, get_analyzer
+from shared.face_analysis import Face, ImageAnalysis, ImageError, ModelFilesError, get_analyzer
 from shared.log import log_context
 from shared.messages import DetectMessage
+from shared.reembed.matching import covered
 from shared.settings import Settings
 from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, media_image_location
 from shared.storage.policy import Store
@@ -77,6 +79,19 @@ def run_detect_job(job_id: uuid.UUID, settings: Settings, expected: DetectMessag
     names (:func:`shared.storage.policy.media_image_location`).
     """
     return _JobRun(job_id, settings, expected, bare_keys).run()
+
+
+def _beside_user_placed(conn: psycopg.Connection, media_id: uuid.UUID, model: str,
+                       faces: Sequence[Face]) -> list[Face]:
+    """The detected faces that are not a user-placed face the photo already has.
+
+    Such faces survive a forced re-detection (:func:`shared.db.enqueue.forget_analyses`). When
+    the detector now finds one of them too, the user's face wins: it keeps its id (the
+    person's representative, the review page's links), its person and its ``origin``, and the
+    embedding is of the same pack; a second face there would show the person twice on the photo.
+    """
+    placed = [row["bbox"] for row in photo_faces(conn, media_id, model) if row["origin"] == "user"]
+    return [face for face, same in zip(faces, covered([f.bbox for f in faces], placed), strict=True) if not same]
 
 
 class EventMovedError(Exception):
@@ -220,7 +235,8 @@ class _JobRun:
                 raise EventMovedError(f"event {job['event_id']} was re-embedded with {pinned} during the analysis "
                                       f"with {model}")
             stored = store_media_faces(conn, event_id=job["event_id"], media_id=job["media_id"], model=model,
-                                       width=analysis.width, height=analysis.height, faces=analysis.faces)
+                                       width=analysis.width, height=analysis.height,
+                                       faces=_beside_user_placed(conn, job["media_id"], model, analysis.faces))
             result = {"faces": stored.face_count, "width": stored.width, "height": stored.height, "model": model}
             settled = self._finish_completed(conn, result)
         if stored.face_ids:

@@ -20,6 +20,9 @@ from scipy.optimize import linear_sum_assignment
 # group photos, 91 faces): the same face overlaps with median IoU 0.85 (5th percentile 0.65),
 # another face of the same photo never above 0.0. 0.4 keeps a wide margin on both sides.
 MIN_IOU = 0.4
+# One pack, one photo: a box overlapping a user-placed face this much is that face (YuNet's box
+# of a face and the one find_face_in_box draws around it overlap far more; two faces never do).
+SAME_FACE_IOU = 0.5
 
 Box = Sequence[float]  # x1, y1, x2, y2
 
@@ -44,3 +47,10 @@ def match_boxes(old: Sequence[Box], new: Sequence[Box], min_iou: float = MIN_IOU
     overlap = iou_matrix(old, new)
     rows, cols = linear_sum_assignment(overlap, maximize=True)
     return sorted((int(r), int(c)) for r, c in zip(rows, cols, strict=True) if overlap[r, c] >= min_iou)
+
+
+def covered(boxes: Sequence[Box], kept: Sequence[Box], min_iou: float = SAME_FACE_IOU) -> list[bool]:
+    """For each box, whether it is one of the ``kept`` faces (overlaps one by at least ``min_iou``)."""
+    if not len(boxes) or not len(kept):
+        return [False] * len(boxes)
+    return [bool(row.max() >= min_iou) for row in iou_matrix(boxes, kept)]

@@ -15,7 +15,9 @@ import psycopg
 import pytest
 
 from shared.clustering.service import cluster_event
+from shared.detection.service import run_detect_job
 from shared.face_analysis import Face, get_analyzer
+from shared.reembed.matching import iou_matrix
 from shared.settings import get_settings
 from tests.factories import add_member, make_event, make_media
 from tests.functions.world import MODEL, check_invariants
@@ -158,3 +160,30 @@ def test_the_face_is_embedded_with_the_events_pack_not_model_pack(db, actions_ap
     face = db.execute("select model, vector_dims(embedding) as dims from faces where id = %s",
                       (response.get_json()["face_id"],)).fetchone()
     assert face == {"model": MODEL, "dims": 128}
+
+
+def test_a_forced_re_detection_keeps_the_user_placed_face_and_its_person(db, actions_api, enqueue_api, detect_topic,
+                                                                        scene) -> None:
+    """ml-enqueue ``force`` drops the photo's detected faces only; the whole-image detection, which does find
+    the boxed face this time, stores no second face over it. Twice, each job delivered twice: the same photo."""
+    db.execute("insert into media_analyses (media_id, model, event_id, face_count) values (%s, %s, %s, 1)",
+               (scene.media, MODEL, scene.event))
+    placed = _add(actions_api, scene, scene.missed.bbox)
+    assert placed.status_code == 201, placed.get_json()
+    user_face = next(r for r in _rows(db, scene.event) if str(r["id"]) == placed.get_json()["face_id"])
+    assert user_face["person_id"] == scene.twin_person
+    for _ in range(2):
+        forced = enqueue_api.call({"type": "detect", "event_id": str(scene.event), "media_ids": [str(scene.media)],
+                                   "force": True}, user=scene.organiser)
+        assert forced.status_code == 202 and forced.get_json()["reanalysed"] == 1, forced.get_json()
+        job = db.execute("select id from ml_jobs where media_id = %s and status = 'pending'",
+                         (scene.media,)).fetchone()["id"]
+        outcomes = [run_detect_job(job, get_settings()).status for _ in range(2)]  # Pub/Sub redelivers
+        assert outcomes == ["completed", "duplicate"]
+        photo = [r for r in _rows(db, scene.event) if r["media_id"] == scene.media]
+        assert [r for r in photo if r["origin"] == "user"] == [user_face]
+        detected = [r for r in photo if r["origin"] == "detected"]
+        assert len(detected) == 1 and iou_matrix([detected[0]["bbox"]], [scene.found.bbox])[0, 0] > 0.9
+        assert db.execute("select face_count from media_analyses where media_id = %s and model = %s",
+                          (scene.media, MODEL)).fetchone()["face_count"] == 1
+        check_invariants(db, scene.event)
