@@ -33,6 +33,7 @@ class CarriedState:
     person_id: uuid.UUID | None
     assignment: str | None
     rejected_person_ids: list[uuid.UUID]
+    origin: str   # 'user': an organiser placed it, and it stays theirs (kept by a forced re-detection)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def old_faces(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
     """The faces a re-embedding replaces, with what users made of them (read under the event lock):
     every face of another pack, and every face of the photos analysed again."""
     return conn.execute(
-        f"select id, media_id, bbox, person_id, assignment, rejected_person_ids from faces where {_REPLACED_FACES}"
+        f"select id, media_id, bbox, person_id, assignment, rejected_person_ids, origin from faces"
+        f" where {_REPLACED_FACES}"
         " order by media_id, id",
         {"event": event_id, "model": model, "media": list(media_ids)}).fetchall()
 
@@ -104,15 +106,16 @@ def replace_event_faces(conn: psycopg.Connection, event_id: uuid.UUID, model: st
 
 def carry_face_state(conn: psycopg.Connection, event_id: uuid.UUID, carried: Mapping[uuid.UUID, CarriedState],
                      representative_faces: Mapping[uuid.UUID, uuid.UUID]) -> None:
-    """Give new faces their persons and rejections, restore representatives, recount, re-derive tags."""
+    """Give new faces their persons, rejections and origin, restore representatives, recount, re-derive tags."""
     if carried:
         ids = list(carried)
         conn.execute(
             """
             update faces f set person_id = v.person_id, assignment = v.assignment,
-                               rejected_person_ids = coalesce(v.rejected, '{}'), updated_at = now()
+                               rejected_person_ids = coalesce(v.rejected, '{}'), origin = v.origin,
+                               updated_at = now()
               from (select * from jsonb_to_recordset(%s::jsonb)
-                      as r(id uuid, person_id uuid, assignment text, rejected uuid[])) v
+                      as r(id uuid, person_id uuid, assignment text, rejected uuid[], origin text)) v
              where f.id = v.id and f.event_id = %s
             """,
             (_json_records(ids, carried), event_id))
@@ -134,7 +137,8 @@ def _json_records(ids: list[uuid.UUID], carried: Mapping[uuid.UUID, CarriedState
     """Rows for ``jsonb_to_recordset``: an array column cannot go through ``unnest`` beside scalars."""
     return json.dumps([{"id": str(i), "person_id": str(carried[i].person_id) if carried[i].person_id else None,
                         "assignment": carried[i].assignment,
-                        "rejected": [str(p) for p in carried[i].rejected_person_ids]} for i in ids])
+                        "rejected": [str(p) for p in carried[i].rejected_person_ids],
+                        "origin": carried[i].origin} for i in ids])
 
 
 def create_reembed_job(conn: psycopg.Connection, event_id: uuid.UUID, model: str,

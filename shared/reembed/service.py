@@ -21,9 +21,11 @@ The run (:func:`reembed_event`):
    complete the job row. Any failure rolls all of it back.
 
 Persons keep their ids, so names, links, merges, ignored persons and rejections survive as
-they are, and a face tag stays byte for byte where the same faces are found. Old faces no new
-face matches (the new detector missed them) are gone, and reported; new faces no old face
-matches (it found more) are unassigned, for the next clustering run. Same pack: nothing to do.
+they are, and a face tag stays byte for byte where the same faces are found. A user-placed
+face (``add_face``) the new detector missed is looked for again in the box the user drew, as
+``add_face`` did, and stays user-placed with its person. Old faces no new face is (the new
+pack finds nothing there) are gone, and reported; new faces no old face matches (it found
+more) are unassigned, for the next clustering run. Same pack: nothing to do.
 """
 
 from __future__ import annotations
@@ -58,9 +60,9 @@ from shared.db.reembed import (
     rewrite_in_flight,
 )
 from shared.errors import OperatorError
-from shared.face_analysis import ImageError, get_analyzer, get_pack
+from shared.face_analysis import Face, ImageError, get_analyzer, get_pack
 from shared.log import log_context
-from shared.reembed.matching import match_boxes
+from shared.reembed.matching import covered, match_boxes
 from shared.settings import Settings
 from shared.storage import ImageFetchError, fetch_image, media_image_location
 
@@ -83,8 +85,10 @@ class ReembedResult:
     old_faces: int = 0
     new_faces: int = 0
     matched: int = 0        # new faces that are an old face
-    carried: int = 0        # of those: faces that took over a person or rejections
-    lost: int = 0           # old faces with a person or rejections that no new face matched
+    carried: int = 0        # of those: faces that took over a person, rejections or a user's placement
+    refound: int = 0        # user-placed faces the new detection missed, found again in their box
+    lost: int = 0           # old faces with a person, rejections or a user's placement no new face is
+    lost_user_placed: int = 0   # of those: user-placed faces with no face in their box for the new pack
     skipped: int = 0        # photos no pack could read (they had no faces to keep)
     job_id: uuid.UUID | None = None
 
@@ -149,8 +153,9 @@ def _run(conn: psycopg.Connection, settings: Settings, event_id: uuid.UUID, mode
                                                         if m["id"] not in analyses and m["id"] not in skipped])
         analyses.update(late)
         skipped |= late_skipped
-        result = _replace(conn, event_id, model, previous, [analyses[m["id"]] for m in current if m["id"] in analyses],
-                          job_id, len(skipped))
+        result = _replace(conn, settings, event_id, model, previous,
+                          [analyses[m["id"]] for m in current if m["id"] in analyses],
+                          {m["id"]: m["storage_path"] for m in current}, job_id, len(skipped))
         if complete_job(conn, job_id, worker, result.summary()) is None:
             raise ReembedError(f"re-embedding job {job_id} was settled by someone else (face recognition turned "
                                "off?); nothing was changed")
@@ -190,34 +195,72 @@ def _analyse(settings: Settings, model: str,
     return {m: o for m, o in outcomes.items() if isinstance(o, NewAnalysis)}, skipped
 
 
-def _replace(conn: psycopg.Connection, event_id: uuid.UUID, model: str, previous: str | None,
-             analyses: list[NewAnalysis], job_id: uuid.UUID, skipped: int) -> ReembedResult:
-    """Swap the faces and hand the user work from old faces to the new faces that match them."""
+def _replace(conn: psycopg.Connection, settings: Settings, event_id: uuid.UUID, model: str, previous: str | None,
+             analyses: list[NewAnalysis], storage_paths: dict[uuid.UUID, str], job_id: uuid.UUID,
+             skipped: int) -> ReembedResult:
+    """Swap the faces and hand the user work from old faces to the new faces that are them."""
     olds = old_faces(conn, event_id, model, [a.media_id for a in analyses])
     representative_of = representatives(conn, event_id)
-    new_ids = replace_event_faces(conn, event_id, model, analyses)
     old_by_media: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
     for face in olds:
         old_by_media[face["media_id"]].append(face)
-    new_of: dict[uuid.UUID, uuid.UUID] = {}
-    for analysis, ids in zip(analyses, new_ids, strict=True):
+    successor: dict[uuid.UUID, tuple[int, int]] = {}   # old face -> (analysis, face) of the new face it is
+    faces_of = [list(a.faces) for a in analyses]
+    refound = 0
+    for n, analysis in enumerate(analyses):
         there = old_by_media.get(analysis.media_id, [])
         for i, j in match_boxes([f["bbox"] for f in there], [f.bbox for f in analysis.faces]):
-            new_of[there[i]["id"]] = ids[j]
+            successor[there[i]["id"]] = (n, j)
+        missed = [f for f in there if f["origin"] == "user" and f["id"] not in successor]
+        for old, face in zip(missed, _find_in_boxes(settings, model, storage_paths[analysis.media_id], missed,
+                                                    analysis.faces), strict=True):
+            if face is not None:
+                successor[old["id"]] = (n, len(faces_of[n]))
+                faces_of[n].append(face)
+                refound += 1
+    new_ids = replace_event_faces(conn, event_id, model, [dataclasses.replace(a, faces=faces)
+                                                          for a, faces in zip(analyses, faces_of, strict=True)])
+    new_of = {old: new_ids[n][j] for old, (n, j) in successor.items()}
     carried: dict[uuid.UUID, CarriedState] = {}
-    lost = 0
+    lost = lost_user_placed = 0
     for face in olds:
-        if face["person_id"] is None and not face["rejected_person_ids"]:
+        if face["person_id"] is None and not face["rejected_person_ids"] and face["origin"] != "user":
             continue
         if face["id"] not in new_of:
             lost += 1
+            lost_user_placed += face["origin"] == "user"
             continue
         carried[new_of[face["id"]]] = CarriedState(face["person_id"], face["assignment"],
-                                                   list(face["rejected_person_ids"] or ()))
+                                                   list(face["rejected_person_ids"] or ()), face["origin"])
     carry_face_state(conn, event_id, carried,
                      {person: new_of[face] for person, face in representative_of.items() if face in new_of})
     if lost:
-        logger.warning("%d faces with user work were not found again by %s", lost, model)
+        logger.warning("%d faces with user work were not found again by %s (%d placed by a user)", lost, model,
+                       lost_user_placed)
     return ReembedResult(event_id, model, previous, changed=True, media=len(analyses), old_faces=len(olds),
                          new_faces=sum(len(ids) for ids in new_ids), matched=len(new_of), carried=len(carried),
-                         lost=lost, skipped=skipped, job_id=job_id)
+                         refound=refound, lost=lost, lost_user_placed=lost_user_placed, skipped=skipped,
+                         job_id=job_id)
+
+
+def _find_in_boxes(settings: Settings, model: str, storage_path: str, placed: Sequence[dict[str, Any]],
+                   detected: Sequence[Face]) -> list[Face | None]:
+    """The new pack's face in the box of each user-placed face its whole-image detection missed, as
+    ``add_face`` finds one (None: no face there, or one the detection already has, i.e. someone else's).
+
+    A user-placed face is one the detector missed once, so the next detector often misses it
+    too; looking again in the box the user drew keeps that work. It runs under the event's
+    locks, fetching the photo again: such faces are few (one organiser's boxes), and a photo
+    that became unreadable fails the run, which changes nothing.
+    """
+    if not placed:
+        return []
+    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=model))
+    try:
+        data = fetch_image(media_image_location(storage_path, settings), settings)
+        found = [analyzer.find_face_in_box(data, tuple(face["bbox"])) for face in placed]
+    except (ImageError, ImageFetchError) as exc:
+        raise ReembedError(f"media {placed[0]['media_id']} could not be read again to find its user-placed faces "
+                           f"({exc.code}: {exc}); nothing was changed. Run again") from exc
+    boxes = [f.bbox for f in detected]
+    return [face if face is not None and not covered([face.bbox], boxes)[0] else None for face in found]

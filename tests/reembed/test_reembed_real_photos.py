@@ -10,7 +10,9 @@ and no face of the old pack may be left.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -19,11 +21,12 @@ import pytest
 from shared.db import person_actions as actions
 from shared.db.face_tags import sync_face_tags
 from shared.db.not_me import record_not_me
-from shared.reembed.matching import iou_matrix
+from shared.face_analysis import get_analyzer
+from shared.reembed.matching import covered, iou_matrix, match_boxes
 from shared.reembed.service import reembed_event
 from shared.settings import Settings
-from tests.factories import add_member
-from tests.reembed.conftest import NEW_PACK, OLD_PACK, OTHER_DETECTOR_PACK, AnalysedEvent
+from tests.factories import add_member, make_event, make_media
+from tests.reembed.conftest import NEW_PACK, OLD_PACK, OTHER_DETECTOR_PACK, AnalysedEvent, detect
 
 
 def _persons(db: psycopg.Connection, event_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -160,3 +163,73 @@ def test_reembedding_keeps_all_user_work_and_the_face_tags(db: psycopg.Connectio
     again = reembed_event(reembed_env, event_id, new_pack)
     assert not again.changed
     assert (_persons(db, event_id), _faces(db, event_id), _tags(db, event_id)) == state
+
+
+# Photos on which SCRFD's whole-image detection misses faces YuNet found (the couple's second face,
+# the selfie's smallest), and one where it finds nothing even in the box (the second Biden).
+MISSED_BY_SCRFD = ["deepface_couple.jpg", "deepface_selfie-many-people.jpg", "fr_train_biden_biden2.jpg"]
+
+
+def _place_by_hand(db: psycopg.Connection, settings: Settings, event_id: uuid.UUID, media_id: uuid.UUID,
+                   data: bytes) -> None:
+    """Make every face of the photo one an organiser placed: as if the old detector had missed it, the box
+    is looked at (``add_face``'s way) and the face stored as user-placed in a person of its own."""
+    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=OLD_PACK))
+    for row in db.execute("select id, bbox from faces where media_id = %s order by id", (media_id,)).fetchall():
+        face = analyzer.find_face_in_box(data, tuple(row["bbox"]))
+        assert face is not None
+        db.execute("delete from faces where id = %s", (row["id"],))
+        person = db.execute("insert into face_persons (event_id, model) values (%s, %s) returning id",
+                            (event_id, OLD_PACK)).fetchone()["id"]
+        with db.transaction():
+            actions.place_face(db, event_id, media_id, OLD_PACK, face, person)
+
+
+def _outcome(settings: Settings, data: bytes, box: list[float]) -> str:
+    """What the spec says becomes of a user-placed face when the event moves to SCRFD: the whole-image
+    detection has it ('matched'), else a look in its box finds it ('refound'), else it is 'lost'."""
+    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=OTHER_DETECTOR_PACK))
+    detected = [f.bbox for f in analyzer.analyze(data).faces]
+    if match_boxes([box], detected):
+        return "matched"
+    found = analyzer.find_face_in_box(data, tuple(box))
+    return "refound" if found is not None and not covered([found.bbox], detected)[0] else "lost"
+
+
+def test_user_placed_faces_the_new_detector_misses_are_found_again_in_their_box(
+        db: psycopg.Connection, reembed_env: Settings, faces_data_dir: Path) -> None:
+    event_id = make_event(db)
+    photos = {}
+    for name in MISSED_BY_SCRFD:
+        path = faces_data_dir / "group_photos" / "images" / name
+        media_id = make_media(db, event_id, storage_path=path.as_uri())
+        detect(db, reembed_env, event_id, media_id, OLD_PACK)
+        _place_by_hand(db, reembed_env, event_id, media_id, path.read_bytes())
+        photos[media_id] = path.read_bytes()
+    placed = _faces(db, event_id)
+    expected = {f["id"]: _outcome(reembed_env, photos[f["media_id"]], f["bbox"]) for f in placed}
+    assert set(expected.values()) == {"matched", "refound", "lost"}, expected   # the photos exercise every path
+
+    result = reembed_event(reembed_env, event_id, OTHER_DETECTOR_PACK)
+
+    outcomes = list(expected.values())
+    assert (result.refound, result.lost, result.lost_user_placed) == \
+        (outcomes.count("refound"), outcomes.count("lost"), outcomes.count("lost"))
+    after = db.execute("select id, media_id, model, bbox, person_id, assignment, origin from faces"
+                       " where event_id = %s", (event_id,)).fetchall()
+    for old in placed:
+        new = _successor(old, after)
+        if expected[old["id"]] == "lost":
+            assert new is None or new["person_id"] != old["person_id"], old
+            continue
+        assert new is not None, (expected[old["id"]], old)
+        assert (new["model"], new["origin"], new["person_id"], new["assignment"]) == \
+            (OTHER_DETECTOR_PACK, "user", old["person_id"], "user")
+    for media_id, data in photos.items():   # no face twice: the whole-image faces and the refound ones
+        refound_here = sum(expected[f["id"]] == "refound" for f in placed if f["media_id"] == media_id)
+        new_pack = get_analyzer(dataclasses.replace(reembed_env, model_pack=OTHER_DETECTOR_PACK))
+        assert sum(f["media_id"] == media_id for f in after) == len(new_pack.analyze(data).faces) + refound_here
+    for person in db.execute("select id, face_count from face_persons where event_id = %s", (event_id,)):
+        assert person["face_count"] == sum(f["person_id"] == person["id"] for f in after)
+    state = _faces(db, event_id)
+    assert not reembed_event(reembed_env, event_id, OTHER_DETECTOR_PACK).changed and _faces(db, event_id) == state
