@@ -10,7 +10,7 @@ The flow of one job (:func:`run_detect_job`)::
         │
     fetch → analyse with the event's pack   (no database connection held meanwhile)
         │
-    one transaction: lock media+event, check the event's pack, store faces + media_analyses (once;
+    one transaction: lock media+event and the face data, check the event's pack, store faces + media_analyses (once;
                      none over a user-placed face the photo keeps), complete the job
         │
     assign the new faces to known persons; signal ml-callback
@@ -47,6 +47,7 @@ from shared.callback_client import JobOutcome, send_callback
 from shared.clustering.incremental import assign_new_faces
 from shared.db.connection import DatabaseUnavailableError, get_pool, transaction
 from shared.db.event_models import event_model, pin_event_model
+from shared.db.events import lock_event_face_data
 from shared.db.faces import media_analysis, media_state, store_media_faces
 from shared.db.jobs import ClaimOutcome, claim_job, complete_job, fail_job, get_job, release_job
 from shared.db.person_actions import photo_faces
@@ -89,6 +90,8 @@ def _beside_user_placed(conn: psycopg.Connection, media_id: uuid.UUID, model: st
     the detector now finds one of them too, the user's face wins: it keeps its id (the
     person's representative, the review page's links), its person and its ``origin``, and the
     embedding is of the same pack; a second face there would show the person twice on the photo.
+    The caller holds the event's face-data lock, as ``add_face`` does while it stores one, so
+    each sees the other's face (``add_face`` then answers 409 ``face_already_detected``).
     """
     placed = [row["bbox"] for row in photo_faces(conn, media_id, model) if row["origin"] == "user"]
     return [face for face, same in zip(faces, covered([f.bbox for f in faces], placed), strict=True) if not same]
@@ -231,6 +234,7 @@ class _JobRun:
                 return self._finish_failed(conn, "not_found: the media row was deleted during analysis")
             if not state.face_recognition_enabled:
                 return self._finish_failed(conn, SKIPPED_DISABLED, status="skipped")
+            lock_event_face_data(conn, job["event_id"])  # an add_face on this photo commits before or after
             if (pinned := pin_event_model(conn, job["event_id"], model)) != model:
                 raise EventMovedError(f"event {job['event_id']} was re-embedded with {pinned} during the analysis "
                                       f"with {model}")

@@ -6,6 +6,8 @@ detector "missed" the second face: the test stores only the first, as detection 
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,9 @@ import psycopg
 import pytest
 
 from shared.clustering.service import cluster_event
+from shared.db.connection import connect
+from shared.db.events import lock_event_face_data
+from shared.db.person_actions import place_face
 from shared.detection.service import run_detect_job
 from shared.face_analysis import Face, get_analyzer
 from shared.reembed.matching import iou_matrix
@@ -187,3 +192,31 @@ def test_a_forced_re_detection_keeps_the_user_placed_face_and_its_person(db, act
         assert db.execute("select face_count from media_analyses where media_id = %s and model = %s",
                           (scene.media, MODEL)).fetchone()["face_count"] == 1
         check_invariants(db, scene.event)
+
+
+def test_a_detection_storing_while_an_add_face_commits_stores_no_second_face(db, database_url, enqueue_api,
+                                                                           detect_topic, scene,
+                                                                           faces_data_dir: Path) -> None:
+    """add_face holds the event's face-data lock while it stores its face; detection of the same photo (after a
+    force) waits for it, then sees the user's face and stores no face over it."""
+    db.execute("insert into media_analyses (media_id, model, event_id, face_count) values (%s, %s, %s, 1)",
+               (scene.media, MODEL, scene.event))
+    forced = enqueue_api.call({"type": "detect", "event_id": str(scene.event), "media_ids": [str(scene.media)],
+                               "force": True}, user=scene.organiser)
+    assert forced.status_code == 202, forced.get_json()
+    job = db.execute("select id from ml_jobs where media_id = %s and status = 'pending'", (scene.media,)).fetchone()
+    box = get_analyzer().find_face_in_box((faces_data_dir / PHOTO).read_bytes(), scene.missed.bbox)
+    outcomes: list[str] = []
+    detection = threading.Thread(target=lambda: outcomes.append(run_detect_job(job["id"], get_settings()).status))
+    with connect(database_url) as other, other.transaction():   # add_face's storing transaction, not committed
+        lock_event_face_data(other, scene.event)
+        place_face(other, scene.event, scene.media, MODEL, box, scene.twin_person)
+        detection.start()
+        while detection.is_alive() and not db.execute(
+                "select 1 from pg_locks where locktype = 'advisory' and not granted").fetchone():
+            time.sleep(0.05)
+    detection.join()
+    assert outcomes == ["completed"]
+    photo = [r for r in _rows(db, scene.event) if r["media_id"] == scene.media]
+    assert sorted(r["origin"] for r in photo) == ["detected", "user"]
+    check_invariants(db, scene.event)
