@@ -11,6 +11,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -66,3 +67,12 @@ def iou(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[float]) 
     inter = inter_w * inter_h
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def labelled_embedding(analyzer: FaceAnalyzer, faces_data_dir: Path, row: dict[str, str]) -> np.ndarray:
+    """The embedding of a manifest row's labelled face: the detection that overlaps its box best."""
+    box = [float(v) for v in row["labelled_face_box_x1y1x2y2"].split()]
+    faces = analyzer.analyze_path(faces_data_dir / row["path"]).faces
+    labelled = max(faces, key=lambda f: iou(f.bbox, box))
+    assert iou(labelled.bbox, box) >= 0.4
+    return labelled.embedding

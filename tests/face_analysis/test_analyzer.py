@@ -12,7 +12,7 @@ from PIL import Image
 
 from shared.face_analysis import Face, FaceAnalyzer, get_analyzer
 from shared.settings import Settings
-from tests.face_analysis.conftest import encode, iou, settings_for
+from tests.face_analysis.conftest import encode, iou, labelled_embedding, settings_for
 from tests.face_analysis.test_decode import stored_with_orientation
 
 PORTRAIT = "group_photos/images/fr_obama1.jpg"
@@ -125,11 +125,7 @@ def test_same_person_embeddings_are_closer_than_different_people(
     embeddings, labels = [], []
     for identity in chosen:
         for row in by_identity[identity][:3]:
-            box = [float(v) for v in row["labelled_face_box_x1y1x2y2"].split()]
-            faces = analyzer.analyze_path(faces_data_dir / row["path"]).faces
-            labelled = max(faces, key=lambda f: iou(f.bbox, box))
-            assert iou(labelled.bbox, box) >= 0.4
-            embeddings.append(labelled.embedding)
+            embeddings.append(labelled_embedding(analyzer, faces_data_dir, row))
             labels.append(identity)
     same, different = [], []
     for i, j in itertools.combinations(range(len(labels)), 2):

@@ -24,7 +24,7 @@ from shared.face_analysis.alignment import AlignmentError, similarity_transform,
 from shared.face_analysis.detectors import Detection
 from shared.face_analysis.packs import PACKS, ModelFile, sha256_of, verify_pack
 from shared.face_analysis.recognizers.intel_reid import CHIP_SIZE, TEMPLATE, IntelReidRecognizer
-from tests.face_analysis.conftest import encode, iou, settings_for
+from tests.face_analysis.conftest import encode, labelled_embedding, settings_for
 
 GROUP_PHOTO = "group_photos/images/faceapi_bbt1.jpg"
 PORTRAIT = "group_photos/images/fr_obama1.jpg"
@@ -52,11 +52,7 @@ def dev2_embeddings(analyzer: FaceAnalyzer, faces_data_dir: Path) -> tuple[np.nd
     embeddings, labels = [], []
     for identity in DEV2_PEOPLE:
         for row in [r for r in rows if r["identity"] == identity][:4]:
-            box = [float(v) for v in row["labelled_face_box_x1y1x2y2"].split()]
-            faces = analyzer.analyze_path(faces_data_dir / row["path"]).faces
-            labelled = max(faces, key=lambda f: iou(f.bbox, box))
-            assert iou(labelled.bbox, box) >= 0.4
-            embeddings.append(labelled.embedding)
+            embeddings.append(labelled_embedding(analyzer, faces_data_dir, row))
             labels.append(identity)
     return np.stack(embeddings), labels
 
