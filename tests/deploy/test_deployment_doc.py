@@ -42,3 +42,10 @@ def test_the_guide_names_every_deployed_service():
     tf = load_terraform()
     for name in [tf.locals["detect_service_name"], tf.locals["cluster_job_name"], *tf.locals["functions"]]:
         assert f"`{name}`" in GUIDE, name
+
+
+def test_the_files_the_guide_points_to_exist():
+    named = set(re.findall(r"`((?:infra/terraform/[\w.-]+\.tf)|Dockerfile|cloudbuild\.yaml)`", GUIDE))
+    assert named
+    missing = sorted(path for path in named if not (REPO_ROOT / path).is_file())
+    assert not missing, missing
