@@ -7,7 +7,7 @@
 # needed by detection and clustering anyway, and the functions pay only disk, not memory.
 #
 # Build:  docker build --build-arg MODEL_PACK=yunet-reid256 -t facecluster .
-# Expected size: about 1.0 GB uncompressed, 0.35 GB compressed (README, "The image").
+# Expected size: about 1.0 GB uncompressed, 0.35 GB compressed (docs/deployment.md, "The image").
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -4,7 +4,7 @@ output "detect_service_url" {
 }
 
 output "function_urls" {
-  description = "URLs of the app's functions, by service name: set them in the app (README, Deployment)."
+  description = "URLs of the app's functions, by service name: set them in the app (docs/deployment.md)."
   value       = { for name, service in google_cloud_run_v2_service.functions : name => service.uri }
 }
 

@@ -2,7 +2,7 @@
 # face-detect with an OIDC token. A message whose worker died (no answer before the ack
 # deadline) or failed transiently (5xx) is redelivered with exponential backoff; after
 # detect_max_delivery_attempts it goes to the dead-letter topic, where it waits in a pull
-# subscription for an operator (README, Deployment > Troubleshooting).
+# subscription for an operator (docs/deployment.md, Troubleshooting).
 
 resource "google_pubsub_topic" "detect" {
   #checkov:skip=CKV_GCP_83:Messages hold ids and a storage location, no personal data; Google-managed encryption is enough.

@@ -1,6 +1,6 @@
 # Terraform and provider versions. State lives in a GCS bucket of your choice:
 #   terraform init -backend-config="bucket=<state-bucket>" -backend-config="prefix=facecluster"
-# (README, Deployment). The state holds no secret value: secrets are created here empty and
+# (docs/deployment.md). The state holds no secret value: secrets are created here empty and
 # their values are added with `gcloud secrets versions add`, outside Terraform.
 terraform {
   required_version = ">= 1.5"

@@ -13,7 +13,7 @@ mixed one cannot be untangled); suggestions are that click. The rule, shared by 
 * best first: score descending, then the persons' ids, so equal scores list the same way.
 
 Per-model thresholds (``bench/merge_suggestions.py`` measured them on dev, dev2 and
-group_photos, precision first; README "Merge suggestions" has the figures) are keyed by the
+group_photos, precision first; docs/clustering.md, "Merge suggestions", has the figures) are keyed by the
 model's clustering defaults, so a model gets suggestions exactly when it gets clustering.
 """
 

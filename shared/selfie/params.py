@@ -3,8 +3,8 @@
 The selfie is matched with the clustering's own rule (:func:`shared.clustering.noise.choose_person`),
 but with its own distances: a selfie is one face taken elsewhere (another day, light, camera),
 and a wrong answer shows a member photos of a stranger, so the values are chosen precision
-first on dev, dev2 and the group photos separately (``bench/selfie_search.py --sweep``; the
-README's "Selfie search" has the measurements), inside the plateau of every set.
+first on dev, dev2 and the group photos separately (``bench/selfie_search.py --sweep``;
+docs/selfie-search.md has the measurements), inside the plateau of every set.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class SelfieParams:
     face_distance: float    # farthest an unclustered face may be from the selfie
 
 
-# Filled from bench/selfie_search.py --sweep (see the README's "Selfie search").
+# Filled from bench/selfie_search.py --sweep (see docs/selfie-search.md).
 INTEL_REID = SelfieParams(person_distance=1.09, margin=0.04, face_distance=0.98)
 DLIB = SelfieParams(person_distance=0.38, margin=0.02, face_distance=0.30)
 # ArcFace: not measurable here (no weights); the clustering's attach distance and margin.

@@ -1,5 +1,5 @@
-"""The README's deployment section names resources, secrets and services; they must exist as
-named, or an operator following the guide runs commands that fail half-way through a first deploy."""
+"""The deployment guide (docs/deployment.md) names resources, secrets and services; they must exist
+as named, or an operator following the guide runs commands that fail half-way through a first deploy."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import re
 from shared.settings import REPO_ROOT
 from tests.deploy.terraform_config import load_terraform
 
-README = (REPO_ROOT / "README.md").read_text()
-GUIDE = README[README.index("\n## Deployment\n"):]
+GUIDE = (REPO_ROOT / "docs" / "deployment.md").read_text()
 
 
 def test_bootstrap_targets_exist():
@@ -33,7 +32,7 @@ def test_secret_names_in_the_guide_are_the_terraform_ones():
 
 def test_terraform_variables_in_the_guide_exist():
     variables = set(load_terraform().variables)
-    table = GUIDE[GUIDE.index("Variables ("):GUIDE.index("#### 3. Secret values")]
+    table = GUIDE[GUIDE.index("Variables ("):GUIDE.index("### 3. Secret values")]
     first_cells = re.findall(r"^\| ([^|]+) \|", table, re.MULTILINE)[2:]  # after the header rows
     named = {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)}
     assert named and named <= variables, sorted(named - variables)
@@ -43,3 +42,10 @@ def test_the_guide_names_every_deployed_service():
     tf = load_terraform()
     for name in [tf.locals["detect_service_name"], tf.locals["cluster_job_name"], *tf.locals["functions"]]:
         assert f"`{name}`" in GUIDE, name
+
+
+def test_the_files_the_guide_points_to_exist():
+    named = set(re.findall(r"`((?:infra/terraform/[\w.-]+\.tf)|Dockerfile|cloudbuild\.yaml)`", GUIDE))
+    assert named
+    missing = sorted(path for path in named if not (REPO_ROOT / path).is_file())
+    assert not missing, missing

@@ -122,8 +122,13 @@ def test_corrupt_image_is_acknowledged_once_and_never_retried(
 
     job = _wait_for_job(db, case.job_id, "failed")
     assert job["error"].split(":")[0] in {"truncated", "not_an_image"}
-    time.sleep(3)  # longer than the subscription's retry backoff: a redelivery would have arrived
-    assert pushed_service.deliveries.statuses == [200]
+    pushed_service.deliveries.wait_for(lambda s: s == [200])
+    # No redelivery, shown by a message published after the ack that the service rejects: the
+    # emulator retries it with the subscription's backoff (1 s, then 2 s), so by its third
+    # delivery a redelivery of the corrupt image, due within the 2 s maximum, would have arrived.
+    pubsub_emulator.publish(pushed_service.topic, b'{"job_id": "not-a-uuid"}')
+    statuses = pushed_service.deliveries.wait_for(lambda s: s.count(400) >= 3)
+    assert statuses.count(200) == 1, statuses
 
 
 def test_malformed_message_is_rejected_then_dead_lettered(pushed_service: PushedService,
