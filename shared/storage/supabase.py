@@ -5,7 +5,7 @@
 an auth client (with session storage and listeners that swap the ``Authorization`` header and
 drop the storage client on sign-in), a realtime client (websockets), PostgREST and functions
 clients. The worker holds one fixed service role key and reads the database with psycopg, so
-none of them is used; they would add 3.2 MiB to the image and their mutable auth state to a
+none of them is used; they would add 3.1 MiB to the image and their mutable auth state to a
 client that threads share (docs/detection-service.md has the measurements).
 
 **Download, not sign and fetch.** The library's ``download`` sends the service role key to
@@ -85,7 +85,7 @@ class _GuardedTransport(httpx.BaseTransport):
         response = self._inner.handle_request(request)
         shown = redact(str(request.url))
         try:
-            _check(response, shown, self._limits)
+            _refuse_before_the_body(response, shown, self._limits)
         except BaseException:
             response.close()
             raise
@@ -96,7 +96,7 @@ class _GuardedTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def _check(response: httpx.Response, shown: str, limits: FetchLimits) -> None:
+def _refuse_before_the_body(response: httpx.Response, shown: str, limits: FetchLimits) -> None:
     error_head = _stream_head(response.stream) if response.status_code >= 400 else b""
     # Our own key was refused (the gateway's 401, or the Storage API's own error document saying
     # 401/403; it answers those with HTTP 400): a deployment problem that retries can outlast once
@@ -106,8 +106,8 @@ def _check(response: httpx.Response, shown: str, limits: FetchLimits) -> None:
         raise StorageUnavailableError(f"Supabase Storage refused SUPABASE_SERVICE_ROLE_KEY for {shown} "
                                       f"(HTTP {response.status_code})")
     check_answer(response.status_code, response.headers, error_head, shown, limits.max_bytes)
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding != "identity":
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
         # httpx would decode it after the limits counted the compressed bytes: a small body could
         # inflate without bound. We asked for identity; an object stored compressed stays refused.
         raise ImageFetchError("refused", f"{shown} answered Content-Encoding {encoding[:30]!r}; "
@@ -120,6 +120,8 @@ def _stream_head(stream: httpx.SyncByteStream) -> bytes:
 
 
 class _LimitedStream(httpx.SyncByteStream):
+    """The body as it arrives, cut off over ``MAX_IMAGE_BYTES`` or past the deadline (before httpx joins it)."""
+
     def __init__(self, inner: httpx.SyncByteStream, shown: str, limits: FetchLimits, deadline: float) -> None:
         self._inner, self._shown, self._limits, self._deadline = inner, shown, limits, deadline
 
