@@ -7,7 +7,7 @@ lookup (DNS rebinding). So the connection itself resolves the name once, refuses
 TLS still verifies the certificate against the host name. The host is checked against the
 allow-list again here (rule ``https_host``), so no URL parser disagreement can lead elsewhere.
 No proxy and no ``.netrc`` from the environment are used, and redirects are never followed
-(:mod:`shared.storage.http`).
+(:mod:`shared.storage.answers`).
 """
 
 from __future__ import annotations

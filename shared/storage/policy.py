@@ -14,7 +14,7 @@ a :class:`LocationRefused` whose text starts with ``rule <name>``):
 ``scheme``         anything else (``http://``, ``ftp://``, ``storage://``, ``data:``...)
 =================  ==============================================================================
 
-Two more rules apply while fetching (:mod:`shared.storage.guarded_http`, :mod:`shared.storage.http`):
+Two more rules apply while fetching (:mod:`shared.storage.guarded_http`, :mod:`shared.storage.answers`):
 ``public_address`` (every address an allowed host resolves to must be public: never loopback,
 private, link-local, metadata or reserved) and ``redirect`` (redirects are never followed).
 """

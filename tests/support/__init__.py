@@ -4,7 +4,7 @@
   subscription helpers.
 * ``gcs_emulator`` / ``gcs_bucket`` — gcp-storage-emulator in memory (session) / a fresh bucket
   with ``STORAGE_EMULATOR_HOST`` set.
-* ``supabase_storage`` — a stand-in for Supabase Storage's signed-URL API.
+* ``supabase_storage`` — a stand-in for Supabase Storage's object API (downloads, signed URLs).
 * ``callback_recorder`` — a stand-in for ml-callback that records reports.
 * ``oidc_signer`` — RS256 tokens as Pub/Sub push attaches them, with their certs served locally.
 * ``browser`` — headless Chromium through Playwright (module scope).

@@ -1,15 +1,19 @@
-"""A local stand-in for Supabase Storage's signed-URL API (not Supabase itself).
+"""A local stand-in for Supabase Storage's object API (not Supabase itself).
 
-It answers the two calls the detection service makes, as the Storage API does:
+It answers on the Storage REST API's paths as the Storage server does (its error handler
+answers HTTP 400 with the real status in the body's ``statusCode``, 500 stays 500):
 
-* ``POST /storage/v1/object/sign/<bucket>/<path>`` with the service role key →
-  ``{"signedURL": "/object/sign/<bucket>/<path>?token=<JWT>"}``; a missing object → HTTP 400 with
-  ``{"statusCode": "404", "error": "not_found", ...}``; a wrong key → HTTP 400 with ``statusCode`` 403.
-* ``GET /storage/v1/object/sign/<bucket>/<path>?token=...`` → the bytes; an expired or forged
-  token → HTTP 400 with ``{"statusCode": "400", "error": "InvalidJWT", ...}``.
+* ``GET /storage/v1/object/<bucket>/<path>`` with ``Authorization: Bearer <service role key>``
+  (what storage3's ``download`` calls) → the bytes; a missing object → HTTP 400 with
+  ``{"statusCode": "404", "error": "not_found", ...}``; another key → HTTP 400 with ``statusCode``
+  403 (the bucket is private, so the request counts as unauthenticated).
+* ``GET /storage/v1/object/sign/<bucket>/<path>?token=...`` (a signed URL, as the app hands
+  them out) → the bytes; an expired or forged token → HTTP 400 with ``{"statusCode": "400",
+  "error": "InvalidJWT", ...}``.
 
-Tests put objects in, mint signed URLs (also already expired ones) and queue canned answers
-(an HTML error page, a 503) or a stall for the next downloads.
+Tests put objects in, mint signed URLs (also already expired ones), queue canned answers (an
+HTML error page, a 503, a redirect) or a stall for the next downloads, and can have bodies sent
+without ``Content-Length`` (chunked).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class SupabaseStorageStandIn:
         self.downloads = 0
         self.download_delay = 0.0          # seconds each download stalls before answering
         self.before_download: Callable[[], None] | None = None   # runs as each download starts
+        self.chunked = False               # send object bodies without Content-Length
         self.url = ""                      # set once serving
         self.app = self._build_app()
 
@@ -59,46 +64,56 @@ class SupabaseStorageStandIn:
 
     def answer_next_download(self, status: int, body: bytes, content_type: str,
                              headers: dict[str, str] | None = None) -> None:
-        """The next GET of a signed URL gets this answer (e.g. a redirect's ``Location``) instead of the object."""
+        """The next download gets this answer (e.g. a redirect's ``Location``) instead of the object."""
         self.canned.append(CannedResponse(status, body, content_type, tuple((headers or {}).items())))
 
     def _build_app(self) -> flask.Flask:
         app = flask.Flask("supabase-storage-stand-in")
 
-        @app.post("/storage/v1/object/sign/<bucket>/<path:path>")
-        def sign(bucket: str, path: str) -> tuple[dict, int]:
-            if flask.request.headers.get("Authorization") != f"Bearer {SERVICE_ROLE_KEY}":
-                return {"statusCode": "403", "error": "Unauthorized", "message": "invalid signature"}, 400
-            if (bucket, path) not in self.objects:
-                return {"statusCode": "404", "error": "not_found", "message": "Object not found"}, 400
-            expires_in = int((flask.request.get_json(silent=True) or {}).get("expiresIn", 60))
-            signed = self.signed_url(bucket, path, expires_in).removeprefix(f"{self.url}/storage/v1")
-            return {"signedURL": signed}, 200
+        @app.get("/storage/v1/object/<bucket>/<path:path>")
+        def download(bucket: str, path: str) -> ResponseReturnValue:
+            return self._download(bucket, path, _key_refusal)
 
         @app.get("/storage/v1/object/sign/<bucket>/<path:path>")
-        def download(bucket: str, path: str) -> ResponseReturnValue:
-            self.downloads += 1
-            if self.before_download is not None:
-                self.before_download()
-            time.sleep(self.download_delay)
-            if self.canned:
-                canned = self.canned.popleft()
-                return flask.Response(canned.body, canned.status, headers=list(canned.headers),
-                                      content_type=canned.content_type)
-            try:
-                claims = jwt.decode(flask.request.args.get("token", ""), _TOKEN_SECRET, algorithms=["HS256"])
-            except jwt.ExpiredSignatureError:
-                return _error(400, "InvalidJWT", '"exp" claim timestamp check failed')
-            except jwt.InvalidTokenError as exc:
-                return _error(400, "InvalidJWT", str(exc))
-            if claims.get("url") != f"{bucket}/{path}":
-                return _error(400, "InvalidSignature", "The url do not match the signature")
-            if (bucket, path) not in self.objects:
-                return _error(400, "not_found", "Object not found", status_code="404")
-            data, content_type = self.objects[(bucket, path)]
-            return flask.Response(data, 200, content_type=content_type)
+        def signed_download(bucket: str, path: str) -> ResponseReturnValue:
+            return self._download(bucket, path, lambda: _token_refusal(bucket, path))
 
         return app
+
+    def _download(self, bucket: str, path: str, refusal: Callable[[], ResponseReturnValue | None]
+                  ) -> ResponseReturnValue:
+        self.downloads += 1
+        if self.before_download is not None:
+            self.before_download()
+        time.sleep(self.download_delay)
+        if self.canned:
+            canned = self.canned.popleft()
+            return flask.Response(canned.body, canned.status, headers=list(canned.headers),
+                                  content_type=canned.content_type)
+        refused = refusal()
+        if refused is not None:
+            return refused
+        if (bucket, path) not in self.objects:
+            return _error(400, "not_found", "Object not found", status_code="404")
+        data, content_type = self.objects[(bucket, path)]
+        return flask.Response(iter([data]) if self.chunked else data, 200, content_type=content_type)
+
+def _key_refusal() -> ResponseReturnValue | None:
+    if flask.request.headers.get("Authorization") != f"Bearer {SERVICE_ROLE_KEY}":
+        return _error(400, "Unauthorized", "Access denied to this bucket", status_code="403")
+    return None
+
+
+def _token_refusal(bucket: str, path: str) -> ResponseReturnValue | None:
+    try:
+        claims = jwt.decode(flask.request.args.get("token", ""), _TOKEN_SECRET, algorithms=["HS256"])
+    except jwt.ExpiredSignatureError:
+        return _error(400, "InvalidJWT", '"exp" claim timestamp check failed')
+    except jwt.InvalidTokenError as exc:
+        return _error(400, "InvalidJWT", str(exc))
+    if claims.get("url") != f"{bucket}/{path}":
+        return _error(400, "InvalidSignature", "The url do not match the signature")
+    return None
 
 
 def _error(http_status: int, error: str, message: str, status_code: str | None = None) -> ResponseReturnValue:
