@@ -20,7 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "shared.commands.config",
     "shared.commands.analyze",
     "shared.commands.models",
-    "shared.commands.demo",
+    "localdev.commands.demo",
     "shared.commands.cluster_photos",
     "shared.commands.search_photos",
     "shared.commands.reembed",
