@@ -1,0 +1,96 @@
+"""The production image carries production code only: no demo, no local stack, no review page.
+
+No Docker engine runs here, so the image's code is derived from the Dockerfile itself: the files
+its COPY instructions take from the build context (what .dockerignore lets through), and the
+package ``pip install`` makes of them. The development package ``localdev`` must be in neither,
+and production code must never import it.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from shared.settings import REPO_ROOT
+from tests.deploy.test_dockerfile import DOCKERIGNORE, parse_dockerfile
+
+PRODUCTION_PACKAGES = ("shared", "functions", "jobs")
+REVIEW_PAGE_SUFFIXES = {".html", ".js", ".css"}
+
+
+def context_copies() -> list[str]:
+    """The sources of every COPY that reads the build context (not another stage)."""
+    return [source.rstrip("/") for stage in parse_dockerfile()[1] for copy in stage.all("COPY")
+            if not copy.startswith("--from=") for source in copy.split()[:-1]]
+
+
+def copied_files() -> list[Path]:
+    """The files those COPYs put into /app, relative to the repository (caches are .dockerignored)."""
+    files = []
+    for source in context_copies():
+        path = REPO_ROOT / source
+        for file in ([path] if path.is_file() else sorted(path.rglob("*"))):
+            if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
+                files.append(file.relative_to(REPO_ROOT))
+    return files
+
+
+def localdev_imports(source: str, filename: str) -> list[str]:
+    """Every import statement of a module that names ``localdev``, wherever it stands (also inside functions)."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found += [f"{filename}:{node.lineno} imports {name}"
+                  for name in names if name.split(".")[0] == "localdev"]
+    return found
+
+
+def test_the_image_copies_no_development_code() -> None:
+    files = copied_files()
+    assert Path("shared/cli.py") in files and Path("functions/main.py") in files
+    assert not [file for file in files if file.parts[0] == "localdev"]
+    assert not [file for file in files if file.suffix in REVIEW_PAGE_SUFFIXES], "the review page is development-only"
+    allowed = {line[1:].rstrip("/") for line in DOCKERIGNORE.read_text().splitlines() if line.startswith("!")}
+    assert "localdev" not in allowed, ".dockerignore must not send localdev/ to the builder"
+
+
+def test_installing_the_image_selection_leaves_out_localdev(tmp_path: Path) -> None:
+    """``pip install .`` of exactly what the image copies: a wheel of the production packages only."""
+    app = tmp_path / "app"
+    for file in copied_files():
+        (app / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / file, app / file)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                            "--wheel-dir", str(tmp_path / "dist"), str(app)],
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("facecluster-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == set(PRODUCTION_PACKAGES)
+    assert "shared/cli.py" in names
+    assert not [name for name in names if Path(name).suffix in REVIEW_PAGE_SUFFIXES]
+
+
+def test_production_code_never_imports_localdev() -> None:
+    modules = [path for package in PRODUCTION_PACKAGES for path in sorted((REPO_ROOT / package).rglob("*.py"))]
+    assert len(modules) > 100
+    assert [found for path in modules
+            for found in localdev_imports(path.read_text(), str(path.relative_to(REPO_ROOT)))] == []
+
+
+def test_the_import_check_finds_imports_inside_functions() -> None:
+    source = ("import os\nfrom . import sibling\n\n\ndef later():\n    from localdev.stack import processes\n"
+              "    import localdev.review.server as server\n    return processes, server, os, sibling\n")
+    assert localdev_imports(source, "probe.py") == ["probe.py:6 imports localdev.stack",
+                                                    "probe.py:7 imports localdev.review.server"]
+
