@@ -3,18 +3,23 @@
 No Docker engine runs here, so the image's code is derived from the Dockerfile itself: the files
 its COPY instructions take from the build context (what .dockerignore lets through), and the
 package ``pip install`` makes of them. The development package ``localdev`` must be in neither,
-and production code must never import it.
+production code must never import it, and without it the CLI explains ``demo`` in one line.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.abc
 import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from shared.cli import main
 from shared.settings import REPO_ROOT
 from tests.deploy.test_dockerfile import DOCKERIGNORE, parse_dockerfile
 
@@ -94,3 +99,27 @@ def test_the_import_check_finds_imports_inside_functions() -> None:
     assert localdev_imports(source, "probe.py") == ["probe.py:6 imports localdev.stack",
                                                     "probe.py:7 imports localdev.review.server"]
 
+
+class _Absent(importlib.abc.MetaPathFinder):
+    """Makes ``localdev`` unimportable, as in the image, where nothing provides it."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname.split(".")[0] == "localdev":
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+
+
+@pytest.fixture
+def without_localdev(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in [name for name in sys.modules if name.split(".")[0] == "localdev"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_Absent(), *sys.meta_path])
+    yield
+
+
+def test_without_localdev_demo_says_in_one_line_it_is_a_development_command(
+        without_localdev: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "../shared/data/faces", "--keep-running"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("facecluster: error: `demo` is a development command: run it from a checkout")
+    assert err.rstrip().endswith("lacks the module localdev")
