@@ -21,22 +21,16 @@ import pytest
 
 from shared.cli import main
 from shared.settings import REPO_ROOT
-from tests.deploy.test_dockerfile import DOCKERIGNORE, parse_dockerfile
+from tests.deploy.dockerfile_config import context_sources, parse_dockerfile, sent_to_builder
 
 PRODUCTION_PACKAGES = ("shared", "functions", "jobs")
 REVIEW_PAGE_SUFFIXES = {".html", ".js", ".css"}
 
 
-def context_copies() -> list[str]:
-    """The sources of every COPY that reads the build context (not another stage)."""
-    return [source.rstrip("/") for stage in parse_dockerfile()[1] for copy in stage.all("COPY")
-            if not copy.startswith("--from=") for source in copy.split()[:-1]]
-
-
 def copied_files() -> list[Path]:
-    """The files those COPYs put into /app, relative to the repository (caches are .dockerignored)."""
+    """The files the context COPYs put into /app, relative to the repository (caches are .dockerignored)."""
     files = []
-    for source in context_copies():
+    for source in context_sources(parse_dockerfile()[1]):
         path = REPO_ROOT / source
         for file in ([path] if path.is_file() else sorted(path.rglob("*"))):
             if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
@@ -64,8 +58,7 @@ def test_the_image_copies_no_development_code() -> None:
     assert Path("shared/cli.py") in files and Path("functions/main.py") in files
     assert not [file for file in files if file.parts[0] == "localdev"]
     assert not [file for file in files if file.suffix in REVIEW_PAGE_SUFFIXES], "the review page is development-only"
-    allowed = {line[1:].rstrip("/") for line in DOCKERIGNORE.read_text().splitlines() if line.startswith("!")}
-    assert "localdev" not in allowed, ".dockerignore must not send localdev/ to the builder"
+    assert "localdev" not in sent_to_builder(), ".dockerignore must not send localdev/ to the builder"
 
 
 def test_installing_the_image_selection_leaves_out_localdev(tmp_path: Path) -> None:
