@@ -51,6 +51,8 @@ RUN openvino_libs="$(python -c 'import openvino, os; print(os.path.dirname(openv
 
 # The code. The package is installed editable: migrations and other data files are found
 # relative to the source tree (/app), which is copied as a whole into the final stage.
+# Production code only: localdev/ (the demo, its local stack and the review page) is never copied,
+# so the install finds no such package (tests/deploy/test_image_contents.py).
 COPY shared ./shared
 COPY functions ./functions
 COPY jobs ./jobs

@@ -170,9 +170,9 @@ class ServiceUnderTest:
     """``functions-framework --target detect_push`` (gunicorn) on loopback, with a scratch database."""
 
     def __init__(self, scratch: Path, concurrency: int) -> None:
+        from localdev.stack.processes import free_port
         from shared.db.embedded import start_embedded_server
         from shared.db.migrate import migrate
-        from shared.localstack.processes import free_port
 
         self.concurrency = concurrency
         self.database_url = start_embedded_server(scratch / "pgdata")

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared.localstack.demo import demo_event_name
-from shared.localstack.photos import find_photos
+from localdev.stack.demo_session import demo_event_name
+from localdev.stack.photos import find_photos
 from shared.settings import REPO_ROOT
 
 SUMMARY_LINE = re.compile(r"^  (images|faces|persons|unassigned)\s+(\d+)", re.MULTILINE)

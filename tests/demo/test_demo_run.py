@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from PIL import Image
 
-from shared.db import demo as demo_db
+from localdev import demo_queries
+from localdev.stack.demo_session import DemoSession, demo_event_name
+from localdev.stack.photos import find_photos
 from shared.db.event_models import pin_event_model
 from shared.face_analysis.errors import ModelFilesError
-from shared.localstack.demo import DemoSession, demo_event_name
-from shared.localstack.photos import find_photos
 from shared.settings import Settings
 
 
@@ -101,7 +101,7 @@ def test_a_folder_whose_event_is_on_another_pack_continues_on_it(
     """After the default pack changed, a rerun keeps the event's pack rather than mixing two."""
     old_pack = "yunet-dlib"
     assert demo_settings.model_pack != old_pack
-    event = demo_db.create_event(db, demo_event_name(photos_dir.resolve()), uuid.uuid4())
+    event = demo_queries.create_event(db, demo_event_name(photos_dir.resolve()), uuid.uuid4())
     with db.transaction():
         pin_event_model(db, event.id, old_pack)
     progress = io.StringIO()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from shared.localstack.push_relay import PushRelay
+from localdev.stack.push_relay import PushRelay
 from shared.messages import DetectMessage
 from shared.pubsub import DetectPublisher
 from shared.settings import Settings

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from playwright.sync_api import Browser, Page, expect
 
-from shared.localstack.demo import DemoSession
+from localdev.stack.demo_session import DemoSession
 from shared.settings import Settings
 from tests.demo.conftest import ARTIFACTS_DIR
 
@@ -43,7 +43,8 @@ def _forget(db: psycopg.Connection, face: dict) -> None:
 def _draw(page: Page, box: tuple[float, float, float, float]) -> None:
     """Drag from the box's top-left to its bottom-right corner, the box in the photo's pixels."""
     image = page.locator("#photo-image")
-    expect(image).to_have_js_property("complete", True)
+    # Wait for the photo itself: an <img> whose fetch has not yet given it a src is already "complete".
+    page.wait_for_function("() => document.getElementById('photo-image').naturalWidth > 0")
     natural = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
     shown = image.bounding_box()
     assert shown is not None and natural[0] > 0

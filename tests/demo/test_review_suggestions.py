@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from playwright.sync_api import Browser, Page, expect
 
-from shared.localstack.demo import DemoSession
+from localdev.stack.demo_session import DemoSession
 from shared.settings import Settings
 from tests.demo.conftest import ARTIFACTS_DIR
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from shared.settings import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 
 
 @dataclass
@@ -57,3 +58,19 @@ def parse_dockerfile(path: Path = DOCKERFILE) -> tuple[dict[str, str], list[Stag
         else:
             stages[-1].instructions.append((keyword, args.strip()))
     return global_args, stages
+
+
+def context_sources(stages: list[Stage]) -> list[str]:
+    """The sources of every COPY that reads the build context (not another stage), without a trailing slash."""
+    return [source.rstrip("/") for stage in stages for copy in stage.all("COPY")
+            if not copy.startswith("--from=") for source in copy.split()[:-1]]
+
+
+def dockerignore_rules() -> list[str]:
+    """The rules of .dockerignore, comments and blank lines left out."""
+    return [line for line in DOCKERIGNORE.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def sent_to_builder() -> set[str]:
+    """What .dockerignore lets through its leading ``*``: the ``!path`` exceptions, without a trailing slash."""
+    return {line[1:].rstrip("/") for line in dockerignore_rules() if line.startswith("!")}

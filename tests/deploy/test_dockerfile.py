@@ -19,9 +19,14 @@ import pytest
 from functions.main import TARGETS
 from shared.face_analysis.packs import DEFAULT_PACK, PACKS
 from shared.settings import REPO_ROOT
-from tests.deploy.dockerfile_config import DOCKERFILE, Stage, parse_dockerfile
-
-DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+from tests.deploy.dockerfile_config import (
+    DOCKERFILE,
+    Stage,
+    context_sources,
+    dockerignore_rules,
+    parse_dockerfile,
+    sent_to_builder,
+)
 
 
 @pytest.fixture(scope="module")
@@ -145,15 +150,10 @@ def test_the_default_command_serves_a_real_target_on_the_exposed_port(final):
 
 
 def test_dockerignore_sends_what_the_dockerfile_copies_and_nothing_else(dockerfile):
-    lines = [line for line in DOCKERIGNORE.read_text().splitlines() if line and not line.startswith("#")]
-    assert lines[0] == "*", ".dockerignore must exclude everything by default"
-    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    sources = []
-    for stage in dockerfile[1]:
-        for copy in stage.all("COPY"):
-            if not copy.startswith("--from="):
-                sources += copy.split()[:-1]
+    assert dockerignore_rules()[0] == "*", ".dockerignore must exclude everything by default"
+    allowed = sent_to_builder()
+    sources = context_sources(dockerfile[1])
     assert sources
     for source in sources:
-        assert source.rstrip("/") in allowed, f"COPY {source} is not sent by .dockerignore"
+        assert source in allowed, f"COPY {source} is not sent by .dockerignore"
     assert not {".venv", ".facecluster", "tests", ".git"} & allowed

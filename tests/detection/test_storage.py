@@ -16,7 +16,7 @@ import pytest
 import requests
 from google.cloud import storage
 
-from shared.localstack.processes import free_port
+from localdev.stack.processes import free_port
 from shared.settings import get_settings
 from shared.storage import (
     ImageFetchError,

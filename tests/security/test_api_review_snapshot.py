@@ -15,7 +15,7 @@ import functions_framework
 import psycopg
 from playwright.sync_api import Browser, expect
 
-from shared.localstack.snapshot import fetch_all_persons, write_snapshot
+from localdev.review.snapshot import fetch_all_persons, write_snapshot
 from tests.functions.conftest import MAIN_SOURCE, mint_token
 from tests.functions.world import World, add_person
 from tests.support.loopback import serve_wsgi

@@ -20,10 +20,10 @@ import psycopg
 import pytest
 import requests
 
-from shared.localstack.review_photos import ReviewPhotos
-from shared.localstack.review_server import ReviewServer
-from shared.localstack.snapshot import write_snapshot
-from shared.localstack.tokens import mint_user_token
+from localdev.review.photo_access import ReviewPhotos
+from localdev.review.server import ReviewServer
+from localdev.review.snapshot import write_snapshot
+from localdev.stack.tokens import mint_user_token
 from shared.settings import Settings
 from tests.factories import add_member, make_event, make_media
 

@@ -15,7 +15,7 @@ from gcp_storage_emulator.server import create_server
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from shared.localstack.processes import free_port
+from localdev.stack.processes import free_port
 from tests.support.pubsub_emulator import PROJECT
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from google.cloud import pubsub_v1
 
-from shared.localstack.pubsub_emulator import SDK_EMULATOR, find_emulator, start_emulator
+from localdev.stack.pubsub_emulator import SDK_EMULATOR, find_emulator, start_emulator
 
 PROJECT = "facecluster-test"
 
@@ -79,7 +79,7 @@ class PubsubEmulator:
 
 @pytest.fixture(scope="session")
 def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PubsubEmulator]:
-    """The emulator the demo runs (:mod:`shared.localstack.pubsub_emulator`), started once per session."""
+    """The emulator the demo runs (:mod:`localdev.stack.pubsub_emulator`), started once per session."""
     binary = find_emulator()
     if binary is None:
         pytest.skip(f"Pub/Sub emulator not installed at {SDK_EMULATOR} nor on PATH "

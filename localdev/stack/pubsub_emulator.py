@@ -3,7 +3,7 @@
 The emulator delivers by real HTTP push, with retries on non-2xx, exactly as Pub/Sub does;
 so the demo exercises the same boundary as production. It is part of the Google Cloud SDK
 (``gcloud components install pubsub-emulator`` or Debian's ``google-cloud-cli-pubsub-emulator``);
-when it is not installed, :mod:`shared.localstack.push_relay` stands in for it.
+when it is not installed, :mod:`localdev.stack.push_relay` stands in for it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from shared.localstack.processes import ManagedProcess, free_port, start_process, wait_for_port
+from localdev.stack.processes import ManagedProcess, free_port, start_process, wait_for_port
 
 SDK_EMULATOR = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator")
 ACK_DEADLINE_SECONDS = 600   # the push request itself is the work: give a slow image time

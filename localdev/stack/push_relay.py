@@ -24,7 +24,7 @@ import grpc
 import requests
 from google.pubsub_v1.types import GetTopicRequest, PublishRequest, PublishResponse, Topic
 
-from shared.localstack.pubsub_emulator import SUBSCRIPTION_ID
+from localdev.stack.pubsub_emulator import SUBSCRIPTION_ID
 
 logger = logging.getLogger(__name__)
 

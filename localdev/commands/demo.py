@@ -8,9 +8,9 @@ import time
 import warnings
 from pathlib import Path
 
-from shared.localstack.demo import DemoSession
-from shared.localstack.processes import exit_on_sigterm
-from shared.localstack.stack import PUBSUB_MODES
+from localdev.stack.demo_session import DemoSession
+from localdev.stack.processes import exit_on_sigterm
+from localdev.stack.stack import PUBSUB_MODES
 from shared.log import configure_logging
 from shared.settings import get_settings
 

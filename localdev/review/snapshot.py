@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from shared.localstack.review_server import REVIEW_DIR
+from localdev.review.server import REVIEW_DIR
 
 PAGE_SIZE = 200
 

@@ -19,18 +19,18 @@ from typing import Any, TextIO
 import psycopg
 import requests
 
-from shared.db import demo as demo_db
+from localdev import demo_queries
+from localdev.review.snapshot import fetch_all_persons, write_snapshot
+from localdev.stack.object_store import DirectoryObjectStore
+from localdev.stack.photos import find_photos
+from localdev.stack.progress import ProgressBar, format_duration
+from localdev.stack.stack import LocalStack
+from localdev.stack.tokens import mint_user_token
 from shared.db.connection import connect
 from shared.db.event_models import pinned_model
 from shared.db.jobs import fail_open_jobs
 from shared.errors import OperatorError
 from shared.face_analysis.packs import get_pack, verify_pack
-from shared.localstack.object_store import DirectoryObjectStore
-from shared.localstack.photos import find_photos
-from shared.localstack.progress import ProgressBar, format_duration
-from shared.localstack.snapshot import fetch_all_persons, write_snapshot
-from shared.localstack.stack import LocalStack
-from shared.localstack.tokens import mint_user_token
 from shared.settings import Settings
 
 POLL_SECONDS = 0.5
@@ -108,7 +108,7 @@ class DemoSession:
         self.demo_dir = settings.facecluster_data_dir / "demo"
         self.stack = LocalStack(settings, pack=self.pack, log_dir=self.demo_dir / "logs",
                                 objects_dir=self.demo_dir / "objects", pubsub=pubsub)
-        self.event: demo_db.DemoEvent | None = None
+        self.event: demo_queries.DemoEvent | None = None
         self.token = ""
         self._conn: psycopg.Connection | None = None
         self._started = time.monotonic()
@@ -170,20 +170,20 @@ class DemoSession:
     def run(self) -> DemoSummary:
         """Upload new photos, detect, cluster; return the summary (and write the snapshot)."""
         new_images = self.upload_new_photos()
-        pending = demo_db.unanalysed_media_ids(self.conn, self.event_id, self.pack)
-        since = demo_db.database_now(self.conn)
+        pending = demo_queries.unanalysed_media_ids(self.conn, self.event_id, self.pack)
+        since = demo_queries.database_now(self.conn)
         detection_started = time.monotonic()
         if pending:
             self.call("ml_enqueue", {"type": "detect", "event_id": str(self.event_id), "priority": "normal"})
             progress = self.wait_for_detection(pending, since)
             failures = tuple((self.store.key_of(path), why)
-                             for path, why in demo_db.failed_media(self.conn, pending, self.pack, since))
+                             for path, why in demo_queries.failed_media(self.conn, pending, self.pack, since))
         else:
-            progress = demo_db.DetectProgress(0, 0, 0, 0)
+            progress = demo_queries.DetectProgress(0, 0, 0, 0)
             failures = ()
         detection_seconds = time.monotonic() - detection_started
         self.ensure_clustered()
-        totals = demo_db.event_summary(self.conn, self.event_id, self.pack)
+        totals = demo_queries.event_summary(self.conn, self.event_id, self.pack)
         snapshot_path = self.write_snapshot()
         return DemoSummary(
             event_id=self.event_id, photos_dir=self.photos_dir, images=totals.images, new_images=new_images,
@@ -192,12 +192,12 @@ class DemoSession:
             detection_seconds=detection_seconds, review_url=self.stack.urls.review,
             snapshot_path=snapshot_path, failures=failures)
 
-    def _event_for_folder(self) -> demo_db.DemoEvent:
+    def _event_for_folder(self) -> demo_queries.DemoEvent:
         name = demo_event_name(self.photos_dir)
         with self.conn.transaction():
-            event = demo_db.find_event_by_name(self.conn, name)
+            event = demo_queries.find_event_by_name(self.conn, name)
             if event is None:
-                event = demo_db.create_event(self.conn, name, uuid.uuid4())
+                event = demo_queries.create_event(self.conn, name, uuid.uuid4())
             else:
                 abandoned = fail_open_jobs(self.conn, event.id,
                                            "abandoned: an earlier demo run of this folder was interrupted")
@@ -224,14 +224,14 @@ class DemoSession:
 
     def upload_new_photos(self) -> int:
         """Copy photos not uploaded before into the object store and add them as media."""
-        known = demo_db.media_storage_paths(self.conn, self.event_id)
+        known = demo_queries.media_storage_paths(self.conn, self.event_id)
         new = [(photo, self.store.location_of(photo.key)) for photo in find_photos(self.photos_dir)]
         new = [(photo, location) for photo, location in new if location not in known]
         if not new and not known:
             raise DemoError(f"no photos (JPEG, PNG, HEIC) under {self.photos_dir}")
         items = [(self.store.upload(photo.key, photo.path), photo.mime_type) for photo, _ in new]
         with self.conn.transaction():
-            demo_db.insert_media(self.conn, self.event_id, self.event.owner_id, items)
+            demo_queries.insert_media(self.conn, self.event_id, self.event.owner_id, items)
         return len(items)
 
     def call(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -246,7 +246,7 @@ class DemoSession:
                             f"(logs: {self.stack.log_dir})")
         return response.json() if response.content else {}
 
-    def wait_for_detection(self, media_ids: list[uuid.UUID], since: Any) -> demo_db.DetectProgress:
+    def wait_for_detection(self, media_ids: list[uuid.UUID], since: Any) -> demo_queries.DetectProgress:
         """Poll the database until every image is analysed or failed, drawing the progress bar."""
         bar = ProgressBar(self.progress_stream) if self.progress_stream else None
         started = last_change = time.monotonic()
@@ -254,7 +254,7 @@ class DemoSession:
         try:
             while True:
                 self.stack.check_running()
-                progress = demo_db.detect_progress(self.conn, media_ids, self.pack, since)
+                progress = demo_queries.detect_progress(self.conn, media_ids, self.pack, since)
                 now = time.monotonic()
                 if bar:
                     bar.update(progress.finished, progress.total, progress.faces, progress.failed, now - started)
@@ -281,7 +281,7 @@ class DemoSession:
         deadline = started + CLUSTER_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             self.stack.check_running()
-            state = demo_db.cluster_state(self.conn, self.event_id, CLUSTER_START_SECONDS)
+            state = demo_queries.clustering_progress(self.conn, self.event_id, CLUSTER_START_SECONDS)
             up_to_date = state.last_completed_at is not None and (
                 state.last_detection_at is None or state.last_completed_at >= state.last_detection_at)
             if state.active_job_id is None and (up_to_date or state.last_detection_at is None):

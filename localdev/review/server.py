@@ -1,8 +1,8 @@
 """A tiny static server for the review page, in a thread of the demo process.
 
-It serves ``shared/review/`` as it is, plus ``config.js``, which tells the page where the
+It serves ``page/`` as it is, plus ``config.js``, which tells the page where the
 ``face-persons`` and ``face-person-actions`` servers are, which event to show and the
-organiser's token, and ``/photo?media_id=`` (:mod:`shared.localstack.review_photos`), the photo an
+organiser's token, and ``/photo?media_id=`` (:mod:`localdev.review.photo_access`), the photo an
 organiser boxes a missed face on. Against a deployed system the page gets the same settings from
 its URL fragment instead, and the app supplies the photo URLs (docs/demo.md).
 """
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from localdev.review.photo_access import ReviewPhotos
 from shared.api.auth import bearer_token
 from shared.api.http import ApiError
-from shared.localstack.review_photos import ReviewPhotos
 
-REVIEW_DIR = Path(__file__).resolve().parents[1] / "review"
+REVIEW_DIR = Path(__file__).resolve().parent / "page"  # only the page: this folder also holds Python
 
 
 def config_script(config: dict[str, Any]) -> str:

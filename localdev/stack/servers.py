@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from shared.localstack.processes import ManagedProcess, free_port, start_process, wait_for_http
+from localdev.stack.processes import ManagedProcess, free_port, start_process, wait_for_http
 from shared.settings import REPO_ROOT
 
 FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localdev.review.photo_access import ReviewPhotos
+from localdev.review.server import ReviewServer
+from localdev.stack.processes import ProcessGroup, ProcessStartError
+from localdev.stack.pubsub_emulator import create_push_subscription, find_emulator, start_emulator
+from localdev.stack.push_relay import PushRelay
+from localdev.stack.servers import function_url, reserve_ports, start_function, wait_until_ready
 from shared.db.connection import resolve_database_url
 from shared.db.migrate import migrate
-from shared.localstack.processes import ProcessGroup, ProcessStartError
-from shared.localstack.pubsub_emulator import create_push_subscription, find_emulator, start_emulator
-from shared.localstack.push_relay import PushRelay
-from shared.localstack.review_photos import ReviewPhotos
-from shared.localstack.review_server import ReviewServer
-from shared.localstack.servers import function_url, reserve_ports, start_function, wait_until_ready
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)

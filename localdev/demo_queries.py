@@ -1,5 +1,8 @@
 """SQL of the local demo: its event and media, and the counts its progress bar and summary show.
 
+Development-only like the rest of :mod:`localdev`, so it lives here rather than in ``shared/db``:
+the production image carries no query only the demo runs.
+
 The demo reads progress from the database rather than from the services' answers because the
 database is the source of truth: a push retried by Pub/Sub or a callback lost on the way still
 ends as one row in ``ml_jobs``.
@@ -34,7 +37,10 @@ class DetectProgress:
 
 
 @dataclass(frozen=True)
-class ClusterState:
+class ClusteringProgress:
+    """How far the event's clustering has come, as the demo waits for it (the trigger's own view of
+    an event is its ``ClusterState``: whether to start one, not whether one is done)."""
+
     last_detection_at: datetime | None     # when the newest detect job of the event finished
     active_job_id: uuid.UUID | None        # a cluster job pending or processing
     active_stale: bool                     # ... but pending for long, or its worker's lease ran out
@@ -131,7 +137,8 @@ def failed_media(conn: psycopg.Connection, media_ids: list[uuid.UUID], model: st
     return sorted((row["storage_path"], row["error"] or "failed") for row in rows)
 
 
-def cluster_state(conn: psycopg.Connection, event_id: uuid.UUID, stale_after_seconds: float) -> ClusterState:
+def clustering_progress(conn: psycopg.Connection, event_id: uuid.UUID,
+                        stale_after_seconds: float) -> ClusteringProgress:
     row = conn.execute(
         """
         select (select max(completed_at) from ml_jobs
@@ -151,8 +158,8 @@ def cluster_state(conn: psycopg.Connection, event_id: uuid.UUID, stale_after_sec
         """,
         {"event": event_id, "stale": stale_after_seconds},
     ).fetchone()
-    return ClusterState(row["last_detection_at"], row["active_job_id"], row["active_stale"], row["last_completed_at"],
-                        row["last_error"])
+    return ClusteringProgress(row["last_detection_at"], row["active_job_id"], row["active_stale"],
+                              row["last_completed_at"], row["last_error"])
 
 
 def event_summary(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> EventSummary:

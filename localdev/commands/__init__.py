@@ -1,0 +1,1 @@
+"""Development sub-commands of the ``facecluster`` CLI, present only in a checkout."""
