@@ -60,8 +60,9 @@ def forget_analyses(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
 
 def create_detect_jobs(conn: psycopg.Connection, event_id: uuid.UUID, model: str, media_ids: Collection[uuid.UUID],
                        priority: int, max_attempts: int) -> list[dict[str, Any]]:
-    """Insert a pending detect job per media unless one is in flight; return the new ones in media order,
-    as the rows :func:`shared.enqueue.detect_messages` publishes (id, event_id, media_id, model, storage_path)."""
+    """Insert a pending detect job per media unless one is in flight; return the new ones in media order, as
+    the rows :func:`shared.pipeline.detect_requests.detect_messages` publishes (id, event_id, media_id, model,
+    storage_path)."""
     return conn.execute(
         """
         with created as (

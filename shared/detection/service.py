@@ -54,7 +54,7 @@ from shared.db.person_actions import photo_faces
 from shared.detection.outcome import DeliveryResult, Disposition, ack, reject, retry
 from shared.face_analysis import Face, ImageAnalysis, ImageError, ModelFilesError, get_analyzer
 from shared.log import log_context
-from shared.messages import DetectMessage
+from shared.pipeline.messages import DetectMessage
 from shared.reembed.matching import covered
 from shared.settings import Settings
 from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, media_image_location

@@ -24,7 +24,6 @@ import math
 import uuid
 from dataclasses import dataclass
 
-from shared.cluster_runner import get_cluster_runner
 from shared.db.cluster_state import (
     ClusterState,
     cluster_state,
@@ -38,8 +37,9 @@ from shared.db.enqueue import cluster_job_in_flight, create_cluster_job
 from shared.db.event_models import event_model
 from shared.db.jobs import PRIORITIES, fail_job
 from shared.db.ratelimit import delete_expired_windows
-from shared.enqueue import detect_messages
-from shared.pubsub import get_detect_publisher
+from shared.pipeline.cluster_launch import get_cluster_runner
+from shared.pipeline.detect_requests import detect_messages
+from shared.pipeline.publisher import get_detect_publisher
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
