@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 
 from shared.db.face_tags import sync_face_tags
-from shared.db.person_actions import refresh_persons
+from shared.db.persons import refresh_persons
 
 # Media the detector can read; anything else (videos) is neither enqueued nor waited for.
 IMAGE_MEDIA = "(m.mime_type is null or m.mime_type like 'image/%%')"

@@ -23,7 +23,7 @@ from shared.db.enqueue import IMAGE_MEDIA
 from shared.db.event_models import move_event_model
 from shared.db.face_tags import sync_face_tags
 from shared.db.faces import FaceRecord, store_media_faces
-from shared.db.person_actions import refresh_persons
+from shared.db.persons import refresh_persons
 
 
 @dataclass(frozen=True)
