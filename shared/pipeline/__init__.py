@@ -1,6 +1,6 @@
 """The job pipeline: how a photo becomes faces and faces become persons, one module per step.
 
-Every step writes its outcome to ``ml_jobs`` first (all of that SQL is in :mod:`shared.db.jobs`)
+Every step writes its outcome to ``ml_jobs`` first (all of that SQL is in :mod:`shared.db.ml_jobs`)
 and only then signals the next one, so any signal may be lost or repeated: the database says
 what is left to do and the sweep picks it up.
 

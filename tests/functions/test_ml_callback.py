@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from shared.callback_client import JobOutcome, send_callback
-from shared.db.cluster_state import ClusterState
+from shared.db.ml_jobs import ClusterState
 from shared.pipeline.cluster_launch import use_cluster_runner
 from shared.pipeline.cluster_trigger import decide
 from shared.pipeline.messages import DetectMessage
