@@ -14,7 +14,8 @@ what is left to do and the sweep picks it up.
 4. **ml-callback** (``functions/ml_callback.py``) asks :mod:`.cluster_trigger` whether the
    event is ready to cluster; it starts the clustering job exactly once.
 5. **The clustering job** is launched as a Cloud Run Job or a local process
-   (:mod:`.cluster_launch`) and runs ``jobs/cluster_event.py``.
+   (:mod:`.cluster_launch`); it runs ``jobs/cluster_event.py``, which clusters the event with
+   :mod:`shared.clustering.cluster_event` and signals ml-callback when it is done.
 
 The **sweep** (:func:`.cluster_trigger.sweep`, Cloud Scheduler → ml-callback) republishes detect
 jobs whose message was lost, restarts clustering jobs whose runner died and re-evaluates every
