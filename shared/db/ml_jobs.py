@@ -155,7 +155,7 @@ def get_job(conn: psycopg.Connection, job_id: uuid.UUID) -> dict[str, Any] | Non
 
 
 def claim_job(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, lease_seconds: int) -> Claim:
-    """Take the lease of a job if it is free; see the module docstring for the outcomes."""
+    """Take the lease of a job if it is free (the rules: module docstring; the outcomes: :class:`ClaimOutcome`)."""
     job = conn.execute(
         """
         update ml_jobs
