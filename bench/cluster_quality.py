@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cluster_metrics import HEADER, LABELLED_HEADER, Score, labelled_row, row, score
 from face_dataset import SETS, FaceSet, concat, dev2_groups, labelled_boxes, load_face_set
 
+from shared.clustering.cluster_event import cluster_faces
 from shared.clustering.noise import choose_person
 from shared.clustering.params import ClusteringParams, model_defaults
-from shared.clustering.service import cluster_faces
 
 Method = Callable[[FaceSet], np.ndarray]
 

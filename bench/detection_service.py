@@ -144,7 +144,7 @@ class _CallbackSink(http.server.BaseHTTPRequestHandler):
 def _detect_jobs(database_url: str, paths: list[Path], name: str) -> list[bytes]:
     """An enabled event with a media row and a detect job per image; the push bodies naming them."""
     from shared.db.connection import connect
-    from shared.messages import DetectMessage
+    from shared.pipeline.messages import DetectMessage
     from shared.settings import get_settings
 
     model = get_settings().model_pack  # the pack both sides run (MODEL_PACK, default: the default pack)

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cluster_scale import synthetic_event
 
+from shared.clustering.cluster_event import cluster_event
 from shared.clustering.incremental import assign_new_faces
-from shared.clustering.service import cluster_event
 from shared.db.connection import connect
 from shared.db.embedded import start_embedded_server
 from shared.db.migrate import migrate

@@ -41,8 +41,8 @@ from cluster_scale import synthetic_event
 from face_dataset import SETS, FaceSet, load_face_set
 from incremental_timing import _event, _insert_faces
 
+from shared.clustering.cluster_event import cluster_event, cluster_faces
 from shared.clustering.params import model_defaults
-from shared.clustering.service import cluster_event, cluster_faces
 from shared.clustering.suggestions import Suggestion, min_similarity, suggest_merges
 from shared.db.connection import connect
 from shared.db.embedded import start_embedded_server

@@ -32,8 +32,8 @@ from cluster_scale import synthetic_event
 from face_dataset import FACES_DIR
 from incremental_timing import _event, _insert_faces
 
+from shared.clustering.cluster_event import cluster_event
 from shared.clustering.params import model_defaults
-from shared.clustering.service import cluster_event
 from shared.db.connection import connect
 from shared.db.embedded import start_embedded_server
 from shared.db.migrate import migrate

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from face_dataset import SETS, FaceSet, load_face_set
 
+from shared.clustering.cluster_event import cluster_faces
 from shared.clustering.params import model_defaults
-from shared.clustering.service import cluster_faces
 from shared.selfie.match import matched_rows
 from shared.selfie.params import SelfieParams, selfie_params
 

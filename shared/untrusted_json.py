@@ -6,7 +6,7 @@
 request. :func:`loads_untrusted` measures the nesting on the raw bytes first, parses only
 then, and refuses any string (key or value) holding a NUL or an unpaired surrogate, naming the
 top-level field it sits under. The HTTP layer (:mod:`shared.api.http`) and the detection
-message schema (:mod:`shared.messages`) both parse through it.
+message schema (:mod:`shared.pipeline.messages`) both parse through it.
 
 Numbers are left as ``json`` reads them (``Infinity`` and ``1e400`` become ``inf``): the
 reader of each field checks that it is a finite integer in range (``int_param``), which is

@@ -1,6 +1,6 @@
 # The sweeper: every sweeper_schedule, Cloud Scheduler POSTs {"type": "sweep"} to ml-callback,
 # which restarts clustering jobs whose runner died, republishes detect jobs never claimed, and
-# starts clustering of events whose detection finished (shared/cluster_trigger.py `sweep`).
+# starts clustering of events whose detection finished (shared/pipeline/cluster_trigger.py `sweep`).
 #
 # Why it is needed although Pub/Sub redelivers detection messages and ml-callback re-runs
 # clustering: both of those recoveries are driven by an event that may never come.

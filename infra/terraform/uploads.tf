@@ -3,7 +3,7 @@
 # publishes a notification to the detection topic, so detection starts without a call to
 # ml-enqueue. Those messages carry Cloud Storage's attributes (eventType, bucketId,
 # objectId) instead of a detection message; detect_push recognises them by those attributes
-# and maps the object to its media row by storage path (shared/detection/uploads.py).
+# and maps the object to its media row by storage path (shared/pipeline/upload_notifications.py).
 
 locals {
   uploads_bucket_name = var.uploads_bucket_name != "" ? var.uploads_bucket_name : "${var.project_id}-facecluster-uploads"

@@ -28,7 +28,7 @@ from localdev.stack.stack import LocalStack
 from localdev.stack.tokens import mint_user_token
 from shared.db.connection import connect
 from shared.db.event_models import pinned_model
-from shared.db.jobs import fail_open_jobs
+from shared.db.ml_jobs import fail_open_jobs
 from shared.errors import OperatorError
 from shared.face_analysis.packs import get_pack, verify_pack
 from shared.settings import Settings

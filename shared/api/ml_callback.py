@@ -1,7 +1,7 @@
 """ml-callback: workers report finished jobs; this decides the follow-up work.
 
 The workers have already written their outcome to ``ml_jobs``; a callback only prompts a
-re-evaluation of the event (:mod:`shared.cluster_trigger`), which reads everything from the
+re-evaluation of the event (:mod:`shared.pipeline.cluster_trigger`), which reads everything from the
 database. So callbacks are idempotent, may arrive in any order or not at all, and
 ``{"type": "sweep"}`` (Cloud Scheduler) re-evaluates every event with pending work.
 """
@@ -14,8 +14,8 @@ import flask
 
 from shared.api.auth import authenticate_worker
 from shared.api.http import ApiError, choice_param, invalid, request_params, uuid_param
-from shared.cluster_trigger import ClusterStartError, maybe_start_clustering, sweep
 from shared.log import log_context
+from shared.pipeline.cluster_trigger import ClusterStartError, maybe_start_clustering, sweep
 from shared.settings import get_settings
 
 

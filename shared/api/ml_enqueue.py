@@ -11,10 +11,10 @@ from typing import Any
 from shared.api.auth import AuthenticatedUser
 from shared.api.http import ApiError, bool_param, choice_param, invalid, uuid_list_param, uuid_param
 from shared.api.roles import require_event_role, require_face_recognition
-from shared.cluster_trigger import ClusterStartError, start_clustering_now
 from shared.db.connection import transaction
-from shared.db.jobs import PRIORITIES
-from shared.enqueue import UnknownMediaError, enqueue_detection
+from shared.db.ml_jobs import PRIORITIES
+from shared.pipeline.cluster_trigger import ClusterStartError, start_clustering_now
+from shared.pipeline.detect_requests import UnknownMediaError, enqueue_detection
 from shared.settings import get_settings
 
 MAX_MEDIA_PER_REQUEST = 5000

@@ -25,7 +25,7 @@ from shared.db.connection import transaction
 from shared.db.event_models import unpin_event_model
 from shared.db.events import is_event_member, lock_event_face_data, lock_event_row, set_face_recognition_enabled
 from shared.db.gdpr import opt_back_in, purge_event_face_data, purge_user_face_data
-from shared.db.jobs import fail_open_jobs
+from shared.db.ml_jobs import fail_open_jobs
 from shared.db.not_me import forget_not_me, record_not_me
 from shared.db.person_actions import PersonActionError
 from shared.db.persons_read import get_person

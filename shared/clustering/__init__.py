@@ -5,6 +5,6 @@ Pure: :mod:`params` (per-model defaults), :mod:`knn` (neighbour graph), :mod:`cl
 two people), :mod:`merge` (pieces of one person), :mod:`noise` (second pass for unassigned
 faces, and the attach rule), :mod:`reconcile` (new clusters onto previous persons without
 losing user work), :mod:`representative` (the face that shows a person).
-Over the database: :mod:`service` (batch clustering of an event), :mod:`incremental` (new
+Over the database: :mod:`cluster_event` (batch clustering of an event), :mod:`incremental` (new
 faces between runs), :mod:`job_run` (one Cloud Run Job run). See ``docs/clustering.md``.
 """

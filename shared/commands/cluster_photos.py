@@ -1,7 +1,7 @@
 """``facecluster cluster-photos DIR --out FILE.jsonl``: face analysis and clustering, no database.
 
 Runs the detection pipeline on every image under DIR and the batch job's clustering code
-(:func:`shared.clustering.service.cluster_faces`, same per-model defaults and overrides) on
+(:func:`shared.clustering.cluster_event.cluster_faces`, same per-model defaults and overrides) on
 the result, and writes one JSON line per face::
 
     {"path": "<relative to DIR>", "bbox": [x1, y1, x2, y2], "score": 0.98, "quality": 0.81, "person": 3}
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.clustering.cluster_event import cluster_faces
 from shared.clustering.params import params_for_model
-from shared.clustering.service import cluster_faces
 from shared.clustering.suggestions import min_similarity, suggest_merges
 from shared.face_analysis import FaceAnalyzer, ImageError
 from shared.settings import Settings, get_settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from shared.face_analysis.fetch import fetch_pack
+from shared.face_analysis.model_download import fetch_pack
 from shared.face_analysis.packs import PACKS, get_pack, verify_pack
 from shared.log import configure_logging
 from shared.settings import get_settings

@@ -21,7 +21,7 @@ import numpy as np
 import psycopg
 
 from shared.db.face_tags import sync_face_tags
-from shared.db.person_actions import refresh_persons
+from shared.db.persons import delete_persons, refresh_persons, set_person_summaries
 
 SUPPORTED_DIMENSIONS = (128, 256, 512)
 
@@ -80,15 +80,6 @@ def load_persons(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> l
         (event_id, model)).fetchall()
 
 
-def create_persons(conn: psycopg.Connection, event_id: uuid.UUID, model: str, count: int) -> list[uuid.UUID]:
-    if count == 0:
-        return []
-    rows = conn.execute(
-        "insert into face_persons (event_id, model) select %s, %s from generate_series(1, %s) returning id",
-        (event_id, model, count)).fetchall()
-    return [row["id"] for row in rows]
-
-
 def move_faces(conn: psycopg.Connection, moves: Mapping[uuid.UUID, tuple[uuid.UUID | None, str | None]]) -> None:
     """Set ``person_id`` / ``assignment`` of many faces in one statement."""
     if not moves:
@@ -101,35 +92,6 @@ def move_faces(conn: psycopg.Connection, moves: Mapping[uuid.UUID, tuple[uuid.UU
          where f.id = v.id
         """,
         (ids, [moves[i][0] for i in ids], [moves[i][1] for i in ids]))
-
-
-def delete_persons(conn: psycopg.Connection, person_ids: Collection[uuid.UUID]) -> None:
-    """Delete persons that no longer hold faces and that no user touched."""
-    if person_ids:
-        conn.execute(
-            """
-            delete from face_persons p
-             where p.id = any(%s) and p.linked_user_id is null and p.display_name is null
-               and not exists (select 1 from faces f where f.person_id = p.id)
-               and not exists (select 1 from face_persons m where m.merged_into = p.id)
-            """,
-            (list(person_ids),))
-
-
-def set_person_summaries(conn: psycopg.Connection, representatives: Mapping[uuid.UUID, uuid.UUID | None]) -> None:
-    """Recount faces and set the representative face of each person."""
-    if not representatives:
-        return
-    ids = list(representatives)
-    conn.execute(
-        """
-        update face_persons p
-           set face_count = (select count(*) from faces f where f.person_id = p.id),
-               representative_face_id = v.face_id, updated_at = now()
-          from unnest(%s::uuid[], %s::uuid[]) as v(id, face_id)
-         where p.id = v.id
-        """,
-        (ids, [representatives[i] for i in ids]))
 
 
 def write_clustering(conn: psycopg.Connection, *, moves: Mapping[uuid.UUID, tuple[uuid.UUID | None, str | None]],
@@ -153,6 +115,7 @@ def event_summary(conn: psycopg.Connection, event_id: uuid.UUID, model: str) -> 
 
 
 # Incremental assignment -------------------------------------------------------------------
+
 
 def faces_for_assignment(conn: psycopg.Connection, event_id: uuid.UUID,
                          face_ids: Collection[uuid.UUID]) -> list[dict[str, Any]]:

@@ -7,19 +7,23 @@ the primary key until the first commits and then finds the conflict, so however 
 however concurrently a message is delivered, one set of faces is written. A worker killed
 mid-way rolls back the row with the faces, leaving nothing half-written.
 
-Also here: the media/event lookups the detection service needs (state of a media row, the
-media row of a Cloud Storage object) and creating the detect job for an upload.
+Also here: the media lookups around detection (state of a media row, the media row of a Cloud
+Storage object, which of an event's image media a model has analysed) and forgetting analyses
+so that a forced enqueue detects again.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import psycopg
+
+from shared.db.face_tags import sync_face_tags
+from shared.db.persons import refresh_persons
 
 
 class FaceRecord(Protocol):
@@ -54,6 +58,10 @@ class StoredFaces:
     height: int | None
 
 
+# Media the detector can read; anything else (videos) is neither enqueued nor waited for.
+IMAGE_MEDIA = "(m.mime_type is null or m.mime_type like 'image/%%')"
+
+
 _MEDIA_STATE = """
     select m.id as media_id, m.event_id, m.storage_path, e.face_recognition_enabled
       from media m join events e on e.id = m.event_id
@@ -82,6 +90,22 @@ def media_for_object(conn: psycopg.Connection, bucket: str, object_name: str) ->
         ([f"gs://{bucket}/{object_name}", object_name],),
     ).fetchone()
     return MediaState(**row) if row else None
+
+
+def event_media(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
+                media_ids: Collection[uuid.UUID] | None) -> list[dict[str, Any]]:
+    """The event's image media (all, or those of ``media_ids``) with whether ``model`` analysed them."""
+    return conn.execute(
+        f"""
+        select m.id, m.storage_path,
+               exists (select 1 from media_analyses a where a.media_id = m.id and a.model = %(model)s) as analysed
+          from media m
+         where m.event_id = %(event)s and {IMAGE_MEDIA}
+           and (%(ids)s::uuid[] is null or m.id = any(%(ids)s::uuid[]))
+         order by m.created_at, m.id
+        """,
+        {"event": event_id, "model": model, "ids": list(media_ids) if media_ids is not None else None},
+    ).fetchall()
 
 
 def media_analysis(conn: psycopg.Connection, media_id: uuid.UUID, model: str) -> dict[str, Any] | None:
@@ -124,30 +148,22 @@ def store_media_faces(conn: psycopg.Connection, *, event_id: uuid.UUID, media_id
     return StoredFaces(True, face_ids, len(face_ids), width, height)
 
 
-def ensure_detect_job(conn: psycopg.Connection, *, event_id: uuid.UUID, media_id: uuid.UUID, model: str,
-                      max_attempts: int) -> uuid.UUID:
-    """The id of the in-flight detect job of (media, model), created ``pending`` if there is none.
+def forget_analyses(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
+                    media_ids: Collection[uuid.UUID]) -> int:
+    """Drop these media's detected faces and analyses of ``model`` so detection runs again (``force``).
 
-    The unique index ``uq_ml_jobs_detect_in_flight`` keeps one job in flight per (media, model),
-    so an upload notification and an enqueue from the app never make two.
+    User-placed faces (``origin = 'user'``, boxed by an organiser with ``add_face``) stay, with
+    their person: they are a person's work that detection cannot redo (the detector missed them
+    once), and the detection that follows stores no face over them
+    (:mod:`shared.detection.service` drops a detected face that overlaps one). The persons that
+    lose faces are recounted and the media's face tags re-synced in the same transaction; the
+    caller holds the event's face-data lock.
     """
-    for _ in range(3):  # the in-flight job may finish between the insert and the select
-        row = conn.execute(
-            """
-            insert into ml_jobs (job_type, event_id, media_id, model, max_attempts)
-            values ('detect', %s, %s, %s, %s)
-            on conflict (media_id, model) where job_type = 'detect' and status in ('pending', 'processing')
-            do nothing
-            returning id
-            """,
-            (event_id, media_id, model, max_attempts),
-        ).fetchone() or conn.execute(
-            """
-            select id from ml_jobs
-             where job_type = 'detect' and media_id = %s and model = %s and status in ('pending', 'processing')
-            """,
-            (media_id, model),
-        ).fetchone()
-        if row is not None:
-            return row["id"]
-    raise RuntimeError(f"could not create or find the detect job of media {media_id}")
+    ids = list(media_ids)
+    persons = [row["person_id"] for row in conn.execute(
+        "delete from faces where event_id = %s and model = %s and media_id = any(%s) and origin = 'detected'"
+        " returning person_id", (event_id, model, ids)) if row["person_id"] is not None]
+    conn.execute("delete from media_analyses where model = %s and media_id = any(%s)", (model, ids))
+    refresh_persons(conn, set(persons))
+    sync_face_tags(conn, ids)
+    return len(ids)

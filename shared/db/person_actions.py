@@ -22,6 +22,7 @@ from shared.db.face_tags import media_of_persons, sync_face_tags
 from shared.db.faces import FaceRecord
 from shared.db.gdpr import opted_out
 from shared.db.not_me import inherit_not_me
+from shared.db.persons import refresh_persons
 from shared.db.suggestions import inherit_distinctions, record_distinction
 
 
@@ -70,23 +71,6 @@ def _require_not_merged(person: dict[str, Any], field: str = "person_id") -> Non
     if person["status"] == "merged":
         raise PersonActionError("conflict", "person_merged",
                                 f"person {person['id']} was merged into {person['merged_into']}", field)
-
-
-def refresh_persons(conn: psycopg.Connection, person_ids: Collection[uuid.UUID]) -> None:
-    """Recount faces and keep the representative face one of the person's own (else its best face)."""
-    conn.execute(
-        """
-        update face_persons p
-           set face_count = (select count(*) from faces f where f.person_id = p.id),
-               representative_face_id = coalesce(
-                   (select f.id from faces f where f.id = p.representative_face_id and f.person_id = p.id),
-                   (select f.id from faces f where f.person_id = p.id
-                     order by f.quality desc, f.det_score desc, f.id limit 1)),
-               updated_at = now()
-         where p.id = any(%s)
-        """,
-        (list(person_ids),),
-    )
 
 
 def _finish(conn: psycopg.Connection, person_ids: Collection[uuid.UUID],

@@ -19,11 +19,10 @@ from typing import Any
 
 import psycopg
 
-from shared.db.enqueue import IMAGE_MEDIA
 from shared.db.event_models import move_event_model
 from shared.db.face_tags import sync_face_tags
-from shared.db.faces import FaceRecord, store_media_faces
-from shared.db.person_actions import refresh_persons
+from shared.db.faces import IMAGE_MEDIA, FaceRecord, store_media_faces
+from shared.db.persons import refresh_persons
 
 
 @dataclass(frozen=True)
@@ -139,25 +138,3 @@ def _json_records(ids: list[uuid.UUID], carried: Mapping[uuid.UUID, CarriedState
                         "assignment": carried[i].assignment,
                         "rejected": [str(p) for p in carried[i].rejected_person_ids],
                         "origin": carried[i].origin} for i in ids])
-
-
-def create_reembed_job(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
-                       max_attempts: int) -> uuid.UUID | None:
-    """The new re-embedding job of the event, or None when a clustering or re-embedding is in flight."""
-    row = conn.execute(
-        "insert into ml_jobs (job_type, event_id, model, max_attempts) values ('reembed', %s, %s, %s)"
-        " on conflict do nothing returning id",
-        (event_id, model, max_attempts)).fetchone()
-    return row["id"] if row else None
-
-
-def rewrite_in_flight(conn: psycopg.Connection, event_id: uuid.UUID) -> dict[str, Any] | None:
-    """The clustering or re-embedding job of the event in flight, with whether nobody holds it."""
-    return conn.execute(
-        """
-        select id, job_type, status, model,
-               status = 'pending' or coalesce(lease_expires_at < now(), true) as abandoned
-          from ml_jobs
-         where event_id = %s and job_type in ('cluster', 'reembed') and status in ('pending', 'processing')
-        """,
-        (event_id,)).fetchone()

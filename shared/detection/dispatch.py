@@ -1,7 +1,7 @@
 """One delivered Pub/Sub message → the right piece of work.
 
 The topic carries two kinds of message: detection messages from ml-enqueue
-(:class:`shared.messages.DetectMessage`) and Cloud Storage upload notifications. Anything
+(:class:`shared.pipeline.messages.DetectMessage`) and Cloud Storage upload notifications. Anything
 that is neither is rejected with the schema's own explanation.
 """
 
@@ -12,9 +12,9 @@ import logging
 from shared.detection.outcome import DeliveryResult, reject
 from shared.detection.push import PubsubMessage
 from shared.detection.service import process_detect_message
-from shared.detection.uploads import is_storage_notification, process_storage_notification
 from shared.log import log_context
-from shared.messages import DetectMessage, MessageError
+from shared.pipeline.messages import DetectMessage, MessageError
+from shared.pipeline.upload_notifications import is_storage_notification, process_storage_notification
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -49,12 +49,12 @@ from shared.db.connection import DatabaseUnavailableError, get_pool, transaction
 from shared.db.event_models import event_model, pin_event_model
 from shared.db.events import lock_event_face_data
 from shared.db.faces import media_analysis, media_state, store_media_faces
-from shared.db.jobs import ClaimOutcome, claim_job, complete_job, fail_job, get_job, release_job
+from shared.db.ml_jobs import ClaimOutcome, claim_job, complete_job, fail_job, get_job, release_job
 from shared.db.person_actions import photo_faces
 from shared.detection.outcome import DeliveryResult, Disposition, ack, reject, retry
 from shared.face_analysis import Face, ImageAnalysis, ImageError, ModelFilesError, get_analyzer
 from shared.log import log_context
-from shared.messages import DetectMessage
+from shared.pipeline.messages import DetectMessage
 from shared.reembed.matching import covered
 from shared.settings import Settings
 from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, media_image_location
@@ -86,7 +86,7 @@ def _beside_user_placed(conn: psycopg.Connection, media_id: uuid.UUID, model: st
                        faces: Sequence[Face]) -> list[Face]:
     """The detected faces that are not a user-placed face the photo already has.
 
-    Such faces survive a forced re-detection (:func:`shared.db.enqueue.forget_analyses`). When
+    Such faces survive a forced re-detection (:func:`shared.db.faces.forget_analyses`). When
     the detector now finds one of them too, the user's face wins: it keeps its id (the
     person's representative, the review page's links), its person and its ``origin``, and the
     embedding is of the same pack; a second face there would show the person twice on the photo.

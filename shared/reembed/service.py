@@ -47,17 +47,15 @@ from shared.clustering.job_run import MIN_LEASE_SECONDS
 from shared.db.connection import connect, resolve_database_url
 from shared.db.event_models import pinned_model
 from shared.db.events import face_recognition_state, lock_event_face_data, lock_event_row
-from shared.db.jobs import ClaimOutcome, claim_job, complete_job, fail_job
+from shared.db.ml_jobs import ClaimOutcome, claim_job, complete_job, create_reembed_job, fail_job, rewrite_in_flight
 from shared.db.reembed import (
     CarriedState,
     NewAnalysis,
     carry_face_state,
-    create_reembed_job,
     media_to_reembed,
     old_faces,
     replace_event_faces,
     representatives,
-    rewrite_in_flight,
 )
 from shared.errors import OperatorError
 from shared.face_analysis import Face, ImageError, get_analyzer, get_pack

@@ -1,4 +1,4 @@
-"""The image location a detection message carries, for information (see :mod:`shared.messages`).
+"""The image location a detection message carries, for information (see :mod:`shared.pipeline.messages`).
 
 ``storage://<bucket>/<path>`` for a bare path in the app's Supabase Storage bucket, the
 ``storage_path`` as it stands when it names a scheme. The worker never fetches it: it reads the

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import psycopg
 
-from shared.clustering.service import cluster_event
+from shared.clustering.cluster_event import cluster_event
 from shared.settings import get_settings
 from tests.clustering.synthetic import identity_embeddings, near
 from tests.factories import make_event, make_media

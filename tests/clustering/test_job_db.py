@@ -12,7 +12,7 @@ import pytest
 
 from jobs import cluster_event as job
 from shared.clustering import job_run
-from shared.db.enqueue import create_cluster_job
+from shared.db.ml_jobs import create_cluster_job
 from tests.clustering.db_faces import Scene
 
 

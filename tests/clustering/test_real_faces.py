@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shared.clustering.cluster_event import cluster_faces
 from shared.clustering.params import model_defaults
-from shared.clustering.service import cluster_faces
 from shared.face_analysis import FaceAnalyzer
 from shared.settings import Settings
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shared.clustering.cluster_event import cluster_event
 from shared.clustering.incremental import assign_new_faces
-from shared.clustering.service import cluster_event
 from shared.face_analysis import DEFAULT_PACK, FaceAnalyzer
 from shared.settings import Settings, get_settings
 from tests.clustering.db_faces import add_faces, persons_of

@@ -8,7 +8,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from shared.clustering.service import cluster_event
+from shared.clustering.cluster_event import cluster_event
 from shared.db import clustering_store
 from shared.db import person_actions as actions
 from shared.settings import get_settings
@@ -172,7 +172,7 @@ def test_an_interrupted_write_changes_nothing(scene: Scene, monkeypatch: pytest.
 def test_edits_made_while_clustering_runs_are_respected(scene: Scene, database_url: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Clustering takes minutes on big events; a reviewer's edit meanwhile must survive the write."""
-    from shared.clustering import service
+    from shared.clustering import cluster_event as clustering
     from shared.db.connection import connect
     from shared.db.events import lock_event_face_data
 
@@ -180,7 +180,7 @@ def test_edits_made_while_clustering_runs_are_respected(scene: Scene, database_u
     a = scene.person("A")
     removed = scene.of["A"][0]
     user = add_member(scene.db, scene.event)
-    real = service.cluster_faces
+    real = clustering.cluster_faces
 
     def cluster_while_a_reviewer_edits(*args, **kwargs):
         labels = real(*args, **kwargs)
@@ -190,7 +190,7 @@ def test_edits_made_while_clustering_runs_are_respected(scene: Scene, database_u
             actions.assign(reviewer, scene.event, a, user)
         return labels
 
-    monkeypatch.setattr(service, "cluster_faces", cluster_while_a_reviewer_edits)
+    monkeypatch.setattr(clustering, "cluster_faces", cluster_while_a_reviewer_edits)
     scene.cluster()
     assert persons_of(scene.db, [removed])[0] != a
     assert scene.person("B") != a

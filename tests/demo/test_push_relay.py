@@ -12,8 +12,8 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from localdev.stack.push_relay import PushRelay
-from shared.messages import DetectMessage
-from shared.pubsub import DetectPublisher
+from shared.pipeline.messages import DetectMessage
+from shared.pipeline.publisher import DetectPublisher
 from shared.settings import Settings
 from tests.support.loopback import serve_wsgi
 

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 
 from shared.db.connection import connect
 from shared.face_analysis.packs import DEFAULT_PACK
-from shared.messages import DetectMessage
+from shared.pipeline.messages import DetectMessage
 from shared.settings import REPO_ROOT, get_settings
 from tests.factories import make_event, make_media
 from tests.support.callbacks import CallbackRecorder

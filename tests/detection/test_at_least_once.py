@@ -137,7 +137,7 @@ import os, signal, sys, uuid
 sys.path.insert(0, sys.argv[5])
 from shared.db.connection import connect
 from shared.db.faces import store_media_faces
-from shared.db.jobs import claim_job
+from shared.db.ml_jobs import claim_job
 from tests.detection.test_at_least_once import MODEL, stand_in_faces
 
 url, event_id, media_id, job_id = sys.argv[1:5]

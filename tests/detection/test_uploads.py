@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from google.cloud import storage
 
-from shared.db.faces import ensure_detect_job
+from shared.db.ml_jobs import ensure_detect_job
 from tests.detection.conftest import MODEL, face_count, push_envelope
 from tests.factories import make_event, make_media
 from tests.support.callbacks import CallbackRecorder

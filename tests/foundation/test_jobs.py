@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from shared.db.connection import connect
-from shared.db.jobs import ClaimOutcome, claim_job, complete_job, fail_job, release_job
+from shared.db.ml_jobs import ClaimOutcome, claim_job, complete_job, fail_job, release_job
 from tests.factories import make_event, make_media
 
 
@@ -80,7 +80,7 @@ def test_concurrent_claims_give_exactly_one_lease(database_url, job_id) -> None:
 
 
 def test_failing_an_events_open_jobs_leaves_finished_jobs_and_other_events_alone(db, job_id) -> None:
-    from shared.db.jobs import fail_open_jobs
+    from shared.db.ml_jobs import fail_open_jobs
 
     claim_job(db, job_id, "w1", 60)
     event = db.execute("select event_id from ml_jobs where id = %s", (job_id,)).fetchone()["event_id"]

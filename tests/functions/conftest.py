@@ -15,8 +15,8 @@ import jwt
 import psycopg
 import pytest
 
-from shared.cluster_runner import use_cluster_runner
 from shared.db.connection import get_pool
+from shared.pipeline.cluster_launch import use_cluster_runner
 from shared.settings import REPO_ROOT, get_settings
 from tests.functions.world import MODEL, World, build_world
 from tests.support.pubsub_emulator import PubsubEmulator, pubsub_emulator  # noqa: F401 (a fixture)

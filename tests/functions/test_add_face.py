@@ -16,7 +16,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from shared.clustering.service import cluster_event
+from shared.clustering.cluster_event import cluster_event
 from shared.db.connection import connect
 from shared.db.events import lock_event_face_data
 from shared.db.person_actions import place_face

@@ -8,7 +8,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from shared.clustering.service import cluster_event
+from shared.clustering.cluster_event import cluster_event
 from shared.clustering.suggestions import min_similarity, pair_key, suggest_merges
 from shared.settings import get_settings
 from tests.functions.suggestion_scene import Scene, build_scene

@@ -9,10 +9,10 @@ import uuid
 import pytest
 
 from shared.callback_client import JobOutcome, send_callback
-from shared.cluster_runner import use_cluster_runner
-from shared.cluster_trigger import decide
-from shared.db.cluster_state import ClusterState
-from shared.messages import DetectMessage
+from shared.db.ml_jobs import ClusterState
+from shared.pipeline.cluster_launch import use_cluster_runner
+from shared.pipeline.cluster_trigger import decide
+from shared.pipeline.messages import DetectMessage
 from shared.settings import Settings
 from tests.factories import make_event, make_media
 from tests.functions.conftest import CALLBACK_SECRET, function_client

@@ -12,8 +12,8 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import run_v2
 
-from shared.cluster_runner import CloudRunClusterRunner, cluster_job_args
-from shared.messages import DetectMessage
+from shared.pipeline.cluster_launch import CloudRunClusterRunner, cluster_job_args
+from shared.pipeline.messages import DetectMessage
 from shared.settings import Settings, get_settings
 from tests.factories import make_event, make_media
 from tests.functions.world import MODEL, add_face

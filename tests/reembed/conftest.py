@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared.clustering.service import cluster_event
-from shared.db.faces import ensure_detect_job
+from shared.clustering.cluster_event import cluster_event
+from shared.db.ml_jobs import ensure_detect_job
 from shared.detection.service import run_detect_job
 from shared.face_analysis.packs import DEFAULT_PACK
 from shared.settings import Settings, get_settings

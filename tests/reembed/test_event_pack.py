@@ -8,10 +8,10 @@ import psycopg
 import pytest
 
 import shared.detection.service as service
-from shared.clustering.service import cluster_event
-from shared.db.enqueue import event_media
+from shared.clustering.cluster_event import cluster_event
 from shared.db.event_models import event_model, move_event_model, pin_event_model
-from shared.db.faces import ensure_detect_job
+from shared.db.faces import event_media
+from shared.db.ml_jobs import ensure_detect_job
 from shared.settings import Settings, get_settings
 from shared.storage import ImageLocation
 from tests.factories import make_event, make_media

@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from shared.cli import main as cli_main
-from shared.db.enqueue import create_cluster_job
 from shared.db.event_models import pin_event_model
+from shared.db.ml_jobs import create_cluster_job
 from shared.face_analysis import ModelFilesError
 from shared.reembed.service import ReembedError, reembed_event
 from shared.settings import Settings

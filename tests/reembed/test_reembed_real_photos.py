@@ -21,6 +21,7 @@ import pytest
 from shared.db import person_actions as actions
 from shared.db.face_tags import sync_face_tags
 from shared.db.not_me import record_not_me
+from shared.db.persons import refresh_persons
 from shared.face_analysis import get_analyzer
 from shared.reembed.matching import covered, iou_matrix, match_boxes
 from shared.reembed.service import reembed_event
@@ -77,7 +78,7 @@ def _review(db: psycopg.Connection, event: AnalysedEvent) -> dict[str, Any]:
                         (donor,)).fetchone()
     with db.transaction():
         db.execute("update faces set person_id = %s, assignment = 'user' where id = %s", (linked, placed["id"]))
-        actions.refresh_persons(db, [linked, donor])
+        refresh_persons(db, [linked, donor])
         sync_face_tags(db, [placed["media_id"]])
     # A tag the app made by hand: face recognition never touches it.
     some_media = next(iter(event.media))

@@ -10,7 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from shared.clustering.service import cluster_event
+from shared.clustering.cluster_event import cluster_event
 from shared.face_analysis import DEFAULT_PACK, FaceAnalyzer
 from shared.settings import Settings, get_settings
 from tests.clustering.db_faces import add_faces

@@ -7,7 +7,7 @@ import uuid
 import psycopg
 import pytest
 
-from shared.clustering.service import cluster_event
+from shared.clustering.cluster_event import cluster_event
 from shared.db.migrate import MIGRATIONS_DIR
 from shared.face_analysis import DEFAULT_PACK
 from shared.settings import get_settings

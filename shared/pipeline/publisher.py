@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from google.cloud import pubsub_v1
 
-from shared.messages import DetectMessage
+from shared.pipeline.messages import DetectMessage
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """When to cluster an event, and starting it exactly once.
 
-The rule (computed from the database alone, see :func:`shared.db.cluster_state.cluster_state`),
+The rule (computed from the database alone, see :func:`shared.db.ml_jobs.cluster_state`),
 for the event's model pack (:mod:`shared.db.event_models`):
 
 * **First clustering**: once the event has at least ``MIN_FACES`` (10) faces and at least
@@ -24,22 +24,24 @@ import math
 import uuid
 from dataclasses import dataclass
 
-from shared.cluster_runner import get_cluster_runner
-from shared.db.cluster_state import (
+from shared.db.connection import transaction
+from shared.db.event_models import event_model
+from shared.db.ml_jobs import (
+    PRIORITIES,
     ClusterState,
+    cluster_job_in_flight,
     cluster_state,
+    create_cluster_job,
     events_with_pending_faces,
+    fail_job,
     lock_cluster_decision,
     stale_cluster_jobs,
     stale_detect_jobs,
 )
-from shared.db.connection import transaction
-from shared.db.enqueue import cluster_job_in_flight, create_cluster_job
-from shared.db.event_models import event_model
-from shared.db.jobs import PRIORITIES, fail_job
 from shared.db.ratelimit import delete_expired_windows
-from shared.enqueue import detect_messages
-from shared.pubsub import get_detect_publisher
+from shared.pipeline.cluster_launch import get_cluster_runner
+from shared.pipeline.detect_requests import detect_messages
+from shared.pipeline.publisher import get_detect_publisher
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.db.connection import transaction
-from shared.db.enqueue import create_detect_jobs, event_media, fail_unpublished_jobs, forget_analyses
 from shared.db.event_models import event_model
 from shared.db.events import lock_event_face_data
-from shared.messages import DetectMessage
-from shared.pubsub import get_detect_publisher
+from shared.db.faces import event_media, forget_analyses
+from shared.db.ml_jobs import create_detect_jobs, fail_unpublished_jobs
+from shared.pipeline.messages import DetectMessage
+from shared.pipeline.publisher import get_detect_publisher
 from shared.settings import Settings
 from shared.storage import image_location_for_media
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from shared.face_analysis import ModelFilesError
-from shared.face_analysis.fetch import fetch_pack
+from shared.face_analysis.model_download import fetch_pack
 from shared.face_analysis.packs import OPEN_MODEL_ZOO, PACKS, ModelFile, verify_pack
 
 

@@ -29,6 +29,7 @@ from shared.clustering.representative import representative_index
 from shared.db import clustering_store as store
 from shared.db.event_models import event_model
 from shared.db.events import lock_event_face_data
+from shared.db.persons import create_persons
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def cluster_event(conn: psycopg.Connection, event_id: uuid.UUID, settings: Setti
             min_faces=params.min_cluster_size,
             ignored_matches={label: p for label, p in ignored.items()
                              if p in persons and persons[p]["status"] == "ignored"})
-        resolved = plan.resolve(store.create_persons(conn, event_id, model, len(plan.new_persons)))
+        resolved = plan.resolve(create_persons(conn, event_id, model, len(plan.new_persons)))
         store.write_clustering(
             conn, moves=resolved.moves, deleted_persons=resolved.deleted,
             representatives=_representatives(data, resolved, persons),
