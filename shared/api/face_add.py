@@ -14,7 +14,6 @@ event's face-data lock), never while a lock is held.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import uuid
 from typing import Any
@@ -54,7 +53,7 @@ def _boxed_face(storage_path: str, box: tuple[float, float, float, float], model
     settings = get_settings()
     try:
         data = fetch_image(media_image_location(storage_path, settings), settings)  # the worker's rules
-        face = get_analyzer(dataclasses.replace(settings, model_pack=model)).find_face_in_box(data, box)
+        face = get_analyzer(settings.model_copy(update={"model_pack": model})).find_face_in_box(data, box)
     except StorageUnavailableError:
         raise ApiError(503, "unavailable", "the photo's storage is unavailable, retry later",
                        headers={"Retry-After": "5"}) from None

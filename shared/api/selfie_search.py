@@ -18,7 +18,6 @@ for this request only: no statement writes it or its embedding, nothing logs the
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -70,7 +69,7 @@ def search_by_selfie(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[d
         model = event_model(conn, event_id, settings.model_pack)
     if not selfie:
         raise ApiError(400, "invalid_request", "body: send the selfie as the request body", field="body")
-    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=model))
+    analyzer = get_analyzer(settings.model_copy(update={"model_pack": model}))
     try:
         analysis = analyzer.analyze(selfie)
     except ModelFilesError:
