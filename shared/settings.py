@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     """Validated configuration. Attribute names are the variable names in lower case."""
 
     # Values come in only through :meth:`from_env`'s mapping (the init source): no .env file, no
-    # secrets directory, and the loader's cache key is exactly what was parsed.
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", validate_default=False,
+    # secrets directory, and the loader's cache key is exactly what was parsed. Defaults are
+    # already the parsed values, so the parsers (which take the raw text) do not see them.
+    model_config = SettingsConfigDict(frozen=True, validate_default=False,
                                       alias_generator=AliasGenerator(validation_alias=str.upper))
 
     # Database and Supabase
