@@ -250,7 +250,8 @@ _BOUND_REASONS = {"greater_than_equal": "expected a value >= {ge}", "less_than_e
 
 def _declared_values(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The declared variables that are set, stripped: an empty or blank value means unset."""
-    return tuple((var.name, environ[var.name].strip()) for var in VARIABLES if environ.get(var.name, "").strip())
+    stripped = ((var.name, environ.get(var.name, "").strip()) for var in VARIABLES)
+    return tuple((name, value) for name, value in stripped if value)
 
 
 def _first_problem(error: ValidationError, raw: Mapping[str, str]) -> str:
