@@ -6,7 +6,7 @@ On the same images (the group photos and the realistic single-person photos of
 ../shared/data/faces, read in place), with the deployment's settings (Terraform: request
 concurrency = vCPUs, THREADS = vCPUs, ORT_INTRA_OP_THREADS=1):
 
-  direct   ``get_analyzer().analyze(bytes)`` on C threads, reading each file first;
+  direct   ``get_analyzer(settings).analyze(bytes)`` on C threads, reading each file first;
   service  the real ``functions-framework --target detect_push`` server (gunicorn) on loopback,
            C clients POSTing Pub/Sub push envelopes, each one: envelope + message parsing, job
            claim with lease, file fetch, analysis, faces + media_analyses + job completion in one

@@ -174,12 +174,11 @@ def load_face_set(source: str, face_set: str) -> FaceSet:
 
 def _analyse(pack: str, face_set: str) -> FaceSet:
     """Run the product's face analysis on every image of the set and label its detections."""
-    from dataclasses import replace
 
     from shared.face_analysis import get_analyzer
     from shared.settings import get_settings
 
-    analyzer = get_analyzer(replace(get_settings(), model_pack=pack))
+    analyzer = get_analyzer(get_settings().model_copy(update={"model_pack": pack}))
     truth = labelled_boxes(face_set)
     by_image: dict[str, list[LabelledBox]] = {}
     for item in truth:

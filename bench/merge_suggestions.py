@@ -113,7 +113,7 @@ def timing_report(n_faces: int, source: str) -> None:
     try:
         url = start_embedded_server(pgdata)
         migrate(url)
-        settings = replace(get_settings(), model_pack=source)
+        settings = get_settings().model_copy(update={"model_pack": source})
         with connect(url, autocommit=True) as conn:
             vectors, _, photos = synthetic_event(n_faces, dim, seed=1)
             event = _event(conn)

@@ -13,4 +13,4 @@ configure_logging(get_settings().log_level)
 
 @functions_framework.http
 def face_person_actions(request: flask.Request) -> flask.Response:
-    return serve_user_request(request, "face-person-actions", ("POST",), perform_action)
+    return serve_user_request(request, get_settings(), "face-person-actions", ("POST",), perform_action)

@@ -13,4 +13,4 @@ configure_logging(get_settings().log_level)
 
 @functions_framework.http
 def face_persons(request: flask.Request) -> flask.Response:
-    return serve_user_request(request, "face-persons", ("GET", "POST"), list_event_persons)
+    return serve_user_request(request, get_settings(), "face-persons", ("GET", "POST"), list_event_persons)

@@ -1,5 +1,7 @@
 """HTTP target ``face_selfie_search``: a member finds the persons and photos that are them (selfie body)."""
 
+import functools
+
 import flask
 import functions_framework
 
@@ -13,6 +15,7 @@ configure_logging(get_settings().log_level)
 
 @functions_framework.http
 def face_selfie_search(request: flask.Request) -> flask.Response:
-    return serve_user_request(request, "face-selfie-search", ("POST",), search_by_selfie,
-                              read_params=selfie_request, max_body=get_settings().selfie_max_bytes,
-                              rate_limit=selfie_rate_limit)
+    settings = get_settings()
+    return serve_user_request(request, settings, "face-selfie-search", ("POST",), search_by_selfie,
+                              read_params=functools.partial(selfie_request, max_bytes=settings.selfie_max_bytes),
+                              max_body=settings.selfie_max_bytes, rate_limit=selfie_rate_limit)

@@ -13,4 +13,4 @@ configure_logging(get_settings().log_level)
 
 @functions_framework.http
 def ml_callback(request: flask.Request) -> flask.Response:
-    return serve(request, ("POST",), handle_callback)
+    return serve(request, get_settings(), ("POST",), handle_callback)

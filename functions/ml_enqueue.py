@@ -13,4 +13,4 @@ configure_logging(get_settings().log_level)
 
 @functions_framework.http
 def ml_enqueue(request: flask.Request) -> flask.Response:
-    return serve_user_request(request, "ml-enqueue", ("POST",), enqueue)
+    return serve_user_request(request, get_settings(), "ml-enqueue", ("POST",), enqueue)

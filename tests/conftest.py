@@ -22,7 +22,7 @@ import pytest
 from shared.db.connection import connect
 from shared.db.embedded import start_embedded_server
 from shared.db.migrate import migrate
-from shared.settings import REPO_ROOT, get_settings
+from shared.settings import REPO_ROOT
 from tests.pg import database_url_for
 
 pytest_plugins = ["tests.support"]
@@ -51,14 +51,6 @@ def models_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def faces_data_dir(shared_dir: Path) -> Path:
     return _require_shared(shared_dir / "data" / "faces")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings() -> Iterator[None]:
-    """Settings are cached per process; tests that change the environment get a fresh parse."""
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

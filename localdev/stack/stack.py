@@ -8,7 +8,6 @@ on Ctrl-C or on SIGTERM, stops every process it started.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import secrets
@@ -145,8 +144,8 @@ class LocalStack:
 
     def photo_settings(self) -> Settings:
         """The review server's photos are checked as the functions check tokens and read as the worker reads."""
-        return dataclasses.replace(self.settings, supabase_jwt_secret=self.jwt_secret, supabase_jwks_url=None,
-                                   local_storage_dir=self.objects_dir.resolve())
+        return self.settings.model_copy(update={"supabase_jwt_secret": self.jwt_secret, "supabase_jwks_url": None,
+                                                "local_storage_dir": self.objects_dir.resolve()})
 
     def set_review_config(self, config: dict[str, Any]) -> None:
         assert self._review is not None, "the stack is not started"

@@ -10,10 +10,11 @@ import flask
 from shared.api.auth import AuthenticatedUser, authenticate_user
 from shared.api.http import MAX_BODY_BYTES, request_params, serve
 from shared.api.ratelimit import enforce_rate_limit
+from shared.db.connection import get_pool
 from shared.log import log_context
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
-UserHandler = Callable[[AuthenticatedUser, dict[str, Any]], tuple[Any, int]]
+UserHandler = Callable[[AuthenticatedUser, dict[str, Any], Settings], tuple[Any, int]]
 
 
 def general_rate_limit(settings: Settings) -> int:
@@ -21,18 +22,18 @@ def general_rate_limit(settings: Settings) -> int:
     return settings.rate_limit_per_minute
 
 
-def serve_user_request(request: flask.Request, endpoint: str, methods: Iterable[str], handler: UserHandler,
+def serve_user_request(request: flask.Request, settings: Settings, endpoint: str, methods: Iterable[str],
+                       handler: UserHandler,
                        read_params: Callable[[flask.Request], dict[str, Any]] = request_params,
                        max_body: int = MAX_BODY_BYTES,
                        rate_limit: Callable[[Settings], int] = general_rate_limit) -> flask.Response:
-    """Authenticate the user, count the request against their limit, then run ``handler(user, params)``.
+    """Authenticate the user, count the request against their limit, then run ``handler(user, params, settings)``.
 
     ``rate_limit`` picks the endpoint's requests per user and minute from the settings.
     """
-    def authenticated(req: flask.Request) -> tuple[Any, int]:
-        settings = get_settings()
+    def authenticated(req: flask.Request, settings: Settings) -> tuple[Any, int]:
         user = authenticate_user(req, settings)
         with log_context(user_id=user.user_id, endpoint=endpoint):
-            enforce_rate_limit(str(user.user_id), endpoint, rate_limit(settings))
-            return handler(user, read_params(req))
-    return serve(request, tuple(methods), authenticated, max_body)
+            enforce_rate_limit(get_pool(settings), str(user.user_id), endpoint, rate_limit(settings))
+            return handler(user, read_params(req), settings)
+    return serve(request, settings, tuple(methods), authenticated, max_body)

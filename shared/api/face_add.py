@@ -14,7 +14,6 @@ event's face-data lock), never while a lock is held.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import uuid
 from typing import Any
@@ -23,14 +22,14 @@ from shared.api.auth import AuthenticatedUser
 from shared.api.http import ApiError, invalid, uuid_param
 from shared.api.roles import require_event_role, require_face_recognition
 from shared.clustering.incremental import nearest_person
-from shared.db.connection import transaction
+from shared.db.connection import get_pool, transaction
 from shared.db.event_models import event_model, pin_event_model
 from shared.db.events import lock_event_face_data
 from shared.db.faces import media_state
 from shared.db.person_actions import photo_faces, place_face
 from shared.face_analysis import Face, ImageError, ModelFilesError, get_analyzer
 from shared.reembed.matching import SAME_FACE_IOU, iou_matrix
-from shared.settings import get_settings
+from shared.settings import Settings
 from shared.storage import ImageFetchError, StorageUnavailableError, fetch_image, media_image_location
 
 MAX_COORDINATE = 100_000  # pixels: larger than any photo MAX_IMAGE_PIXELS lets through
@@ -50,11 +49,10 @@ def box_param(params: dict[str, Any], name: str) -> tuple[float, float, float, f
     return x1, y1, x2, y2
 
 
-def _boxed_face(storage_path: str, box: tuple[float, float, float, float], model: str) -> Face:
-    settings = get_settings()
+def _boxed_face(storage_path: str, box: tuple[float, float, float, float], model: str, settings: Settings) -> Face:
     try:
         data = fetch_image(media_image_location(storage_path, settings), settings)  # the worker's rules
-        face = get_analyzer(dataclasses.replace(settings, model_pack=model)).find_face_in_box(data, box)
+        face = get_analyzer(settings.model_copy(update={"model_pack": model})).find_face_in_box(data, box)
     except StorageUnavailableError:
         raise ApiError(503, "unavailable", "the photo's storage is unavailable, retry later",
                        headers={"Retry-After": "5"}) from None
@@ -83,18 +81,19 @@ def _stored_face(faces: list[dict[str, Any]], face: Face) -> dict[str, Any] | No
     return faces[best]
 
 
-def add_missed_face(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def add_missed_face(user: AuthenticatedUser, params: dict[str, Any], settings: Settings) -> tuple[dict[str, Any], int]:
     event_id, media_id = uuid_param(params, "event_id"), uuid_param(params, "media_id")
     person_id = uuid_param(params, "person_id", required=False)
     box = box_param(params, "box")
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         require_face_recognition(require_event_role(conn, event_id, user.user_id, "organiser"))
         media = media_state(conn, media_id)
-        model = event_model(conn, event_id, get_settings().model_pack)
+        model = event_model(conn, event_id, settings.model_pack)
     if media is None or media.event_id != event_id:
         raise ApiError(404, "media_not_found", f"no media {media_id} in this event", field="media_id")
-    face = _boxed_face(media.storage_path, box, model)
-    with transaction() as conn:  # PersonActionError: face-person-actions answers it like its other actions'
+    face = _boxed_face(media.storage_path, box, model, settings)
+    # PersonActionError: face-person-actions answers it like its other actions'
+    with transaction(get_pool(settings)) as conn:
         require_event_role(conn, event_id, user.user_id, "organiser")
         lock_event_face_data(conn, event_id)
         if pin_event_model(conn, event_id, model) != model:
@@ -103,7 +102,7 @@ def add_missed_face(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[di
         if stored is not None:  # the request again (a retry, a double click): nothing more to do
             placed = {"face_id": stored["id"], "person_id": stored["person_id"], "created": False}
         else:
-            target = person_id or nearest_person(conn, event_id, model, face.embedding, media_id, get_settings())
+            target = person_id or nearest_person(conn, event_id, model, face.embedding, media_id, settings)
             placed = place_face(conn, event_id, media_id, model, face, target)
     body = {"action": "add_face", "event_id": str(event_id), "media_id": str(media_id),
             "bbox": [round(v, 1) for v in face.bbox], "det_score": round(face.det_score, 4),

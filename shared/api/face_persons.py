@@ -33,7 +33,7 @@ from shared.api.auth import AuthenticatedUser
 from shared.api.http import ApiError, bool_param, int_param, uuid_param
 from shared.api.roles import require_event_role
 from shared.clustering.suggestions import min_similarity
-from shared.db.connection import transaction
+from shared.db.connection import get_pool, transaction
 from shared.db.event_models import event_model
 from shared.db.persons_read import (
     count_unassigned,
@@ -44,7 +44,7 @@ from shared.db.persons_read import (
     sample_faces,
 )
 from shared.db.suggestions import list_suggestions
-from shared.settings import get_settings
+from shared.settings import Settings
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -112,7 +112,8 @@ def _person_page(conn: psycopg.Connection, event_id: uuid.UUID, model: str, pers
             **_page(card["face_count"], limit, offset)}
 
 
-def list_event_persons(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def list_event_persons(user: AuthenticatedUser, params: dict[str, Any],
+                       settings: Settings) -> tuple[dict[str, Any], int]:
     event_id = uuid_param(params, "event_id")
     person_id = uuid_param(params, "person_id", required=False)
     limit = int_param(params, "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
@@ -122,9 +123,9 @@ def list_event_persons(user: AuthenticatedUser, params: dict[str, Any]) -> tuple
     unassigned_limit = int_param(params, "unassigned_limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     include_suggestions = bool_param(params, "include_suggestions")
     suggestions_limit = int_param(params, "suggestions_limit", SUGGESTIONS_PAGE, 1, MAX_SUGGESTIONS)
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         require_event_role(conn, event_id, user.user_id, "member")
-        model = event_model(conn, event_id, get_settings().model_pack)
+        model = event_model(conn, event_id, settings.model_pack)
         if person_id is not None:
             return _person_page(conn, event_id, model, person_id, limit, offset), 200
         rows, total = list_persons(conn, event_id, model, include_merged=include_merged, limit=limit, offset=offset)

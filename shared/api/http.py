@@ -25,7 +25,7 @@ import psycopg
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from shared.db.connection import DatabaseUnavailableError
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from shared.untrusted_json import UntrustedJsonError, check_strings, loads_untrusted
 
 logger = logging.getLogger(__name__)
@@ -129,13 +129,13 @@ def cors_headers(request: flask.Request, settings: Settings) -> dict[str, str]:
     return {}
 
 
-def serve(request: flask.Request, methods: Iterable[str],
-          handler: Callable[[flask.Request], tuple[Any, int]], max_body: int = MAX_BODY_BYTES) -> flask.Response:
+def serve(request: flask.Request, settings: Settings, methods: Iterable[str],
+          handler: Callable[[flask.Request, Settings], tuple[Any, int]],
+          max_body: int = MAX_BODY_BYTES) -> flask.Response:
     """Answer a preflight, check the method, run ``handler`` and render its result or error as JSON.
 
     ``max_body``: the largest body the endpoint takes (only the selfie upload takes more than JSON needs).
     """
-    settings = get_settings()
     cors = cors_headers(request, settings)
     allowed_methods = ", ".join([*methods, "OPTIONS"])
     if request.method == "OPTIONS":
@@ -149,7 +149,7 @@ def serve(request: flask.Request, methods: Iterable[str],
         if request.method not in methods:
             raise ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}",
                            headers={"Allow": allowed_methods})
-        body, status = handler(request)
+        body, status = handler(request, settings)
         return json_response(body, status, cors)
     except ApiError as exc:
         return json_response(exc.body(), exc.status, {**cors, **exc.headers})

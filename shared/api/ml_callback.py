@@ -16,11 +16,10 @@ from shared.api.auth import authenticate_worker
 from shared.api.http import ApiError, choice_param, invalid, request_params, uuid_param
 from shared.log import log_context
 from shared.pipeline.cluster_trigger import ClusterStartError, maybe_start_clustering, sweep
-from shared.settings import get_settings
+from shared.settings import Settings
 
 
-def handle_callback(request: flask.Request) -> tuple[dict[str, Any], int]:
-    settings = get_settings()
+def handle_callback(request: flask.Request, settings: Settings) -> tuple[dict[str, Any], int]:
     authenticate_worker(request, settings)
     params = request_params(request)
     if params.get("type") == "sweep" or params.get("job_type") == "sweep":

@@ -11,16 +11,16 @@ from typing import Any
 from shared.api.auth import AuthenticatedUser
 from shared.api.http import ApiError, bool_param, choice_param, invalid, uuid_list_param, uuid_param
 from shared.api.roles import require_event_role, require_face_recognition
-from shared.db.connection import transaction
+from shared.db.connection import get_pool, transaction
 from shared.db.ml_jobs import PRIORITIES
 from shared.pipeline.cluster_trigger import ClusterStartError, start_clustering_now
 from shared.pipeline.detect_requests import UnknownMediaError, enqueue_detection
-from shared.settings import get_settings
+from shared.settings import Settings
 
 MAX_MEDIA_PER_REQUEST = 5000
 
 
-def enqueue(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def enqueue(user: AuthenticatedUser, params: dict[str, Any], settings: Settings) -> tuple[dict[str, Any], int]:
     kind = choice_param(params, "type", ("detect", "cluster"))
     event_id = uuid_param(params, "event_id")
     media_ids = uuid_list_param(params, "media_ids", MAX_MEDIA_PER_REQUEST)
@@ -28,8 +28,7 @@ def enqueue(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, 
     force = bool_param(params, "force")
     if kind == "cluster" and media_ids is not None:
         raise invalid("media_ids", "only for type detect")
-    settings = get_settings()
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         require_face_recognition(require_event_role(conn, event_id, user.user_id, "organiser"))
     body: dict[str, Any] = {"type": kind, "event_id": str(event_id), "priority": priority_name}
     if kind == "cluster":

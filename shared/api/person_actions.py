@@ -21,7 +21,7 @@ from shared.api.face_add import add_missed_face
 from shared.api.http import ApiError, bool_param, choice_param, invalid, uuid_param
 from shared.api.roles import require_event_role
 from shared.db import person_actions
-from shared.db.connection import transaction
+from shared.db.connection import get_pool, transaction
 from shared.db.event_models import unpin_event_model
 from shared.db.events import is_event_member, lock_event_face_data, lock_event_row, set_face_recognition_enabled
 from shared.db.gdpr import opt_back_in, purge_event_face_data, purge_user_face_data
@@ -29,6 +29,7 @@ from shared.db.ml_jobs import fail_open_jobs
 from shared.db.not_me import forget_not_me, record_not_me
 from shared.db.person_actions import PersonActionError
 from shared.db.persons_read import get_person
+from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -206,19 +207,19 @@ ACTIONS: dict[str, ActionSpec] = {
 
 
 # Actions that do slow work (fetching and analysing a photo) between their own transactions.
-UNLOCKED_ACTIONS: dict[str, Callable[[AuthenticatedUser, dict[str, Any]], tuple[dict[str, Any], int]]] = {
+UNLOCKED_ACTIONS: dict[str, Callable[[AuthenticatedUser, dict[str, Any], Settings], tuple[dict[str, Any], int]]] = {
     "add_face": add_missed_face,
 }
 
 
-def perform_action(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def perform_action(user: AuthenticatedUser, params: dict[str, Any], settings: Settings) -> tuple[dict[str, Any], int]:
     name = choice_param(params, "action", [*ACTIONS, *UNLOCKED_ACTIONS])
     try:
         if name in UNLOCKED_ACTIONS:
-            return UNLOCKED_ACTIONS[name](user, params)
+            return UNLOCKED_ACTIONS[name](user, params, settings)
         event_id = uuid_param(params, "event_id")
         spec = ACTIONS[name]
-        with transaction() as conn:
+        with transaction(get_pool(settings)) as conn:
             require_event_role(conn, event_id, user.user_id, spec.role)
             if spec.locks_event_row:  # lock order: event row, face-data lock, persons (shared.db.events)
                 lock_event_row(conn, event_id)

@@ -7,6 +7,8 @@ work, so a refused request costs one upsert and a failed request still counts.
 
 from __future__ import annotations
 
+from psycopg_pool import ConnectionPool
+
 from shared.api.http import ApiError
 from shared.db.connection import transaction
 from shared.db.ratelimit import count_hit
@@ -14,9 +16,9 @@ from shared.db.ratelimit import count_hit
 WINDOW_SECONDS = 60
 
 
-def enforce_rate_limit(subject: str, endpoint: str, limit_per_minute: int) -> None:
+def enforce_rate_limit(pool: ConnectionPool, subject: str, endpoint: str, limit_per_minute: int) -> None:
     """Count this request; raise 429 with ``Retry-After`` once the window's allowance is used."""
-    with transaction() as conn:
+    with transaction(pool) as conn:
         window = count_hit(conn, subject, endpoint, WINDOW_SECONDS)
     if window.hits > limit_per_minute:
         raise ApiError(429, "rate_limited",

@@ -18,7 +18,6 @@ for this request only: no statement writes it or its embedding, nothing logs the
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from typing import Any
@@ -30,22 +29,22 @@ from shared.api.auth import AuthenticatedUser
 from shared.api.http import ApiError, query_params, read_body, uuid_param
 from shared.api.roles import require_event_role, require_face_recognition
 from shared.clustering.params import params_for_model
-from shared.db.connection import transaction
+from shared.db.connection import get_pool, transaction
 from shared.db.event_models import event_model
 from shared.db.gdpr import opted_out
 from shared.face_analysis import ImageError, ModelFilesError, get_analyzer
 from shared.selfie.checks import SelfieProblem, selfie_face
 from shared.selfie.match import similarity
 from shared.selfie.search import search_event
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-def selfie_request(request: flask.Request) -> dict[str, Any]:
-    """The query parameters and the selfie's bytes (bounded by ``SELFIE_MAX_BYTES``)."""
+def selfie_request(request: flask.Request, max_bytes: int) -> dict[str, Any]:
+    """The query parameters and the selfie's bytes (at most ``max_bytes``: ``SELFIE_MAX_BYTES``)."""
     params = query_params(request)
-    params["selfie"] = read_body(request, get_settings().selfie_max_bytes)
+    params["selfie"] = read_body(request, max_bytes)
     return params
 
 
@@ -60,17 +59,17 @@ def _refuse_opted_out(conn: psycopg.Connection, event_id: uuid.UUID, user_id: uu
                        "(face-person-actions opt_in) before searching with a selfie")
 
 
-def search_by_selfie(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def search_by_selfie(user: AuthenticatedUser, params: dict[str, Any],
+                     settings: Settings) -> tuple[dict[str, Any], int]:
     event_id = uuid_param(params, "event_id")
     selfie: bytes = params["selfie"]
-    settings = get_settings()
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         require_face_recognition(require_event_role(conn, event_id, user.user_id, "member"))
         _refuse_opted_out(conn, event_id, user.user_id)
         model = event_model(conn, event_id, settings.model_pack)
     if not selfie:
         raise ApiError(400, "invalid_request", "body: send the selfie as the request body", field="body")
-    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=model))
+    analyzer = get_analyzer(settings.model_copy(update={"model_pack": model}))
     try:
         analysis = analyzer.analyze(selfie)
     except ModelFilesError:
@@ -86,7 +85,7 @@ def search_by_selfie(user: AuthenticatedUser, params: dict[str, Any]) -> tuple[d
     except SelfieProblem as problem:
         raise ApiError(422, problem.code, problem.message, field="body",
                        details={"faces": problem.faces} if problem.faces else None) from None
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         found = search_event(conn, event_id, user.user_id, model, face.embedding, clustering.min_quality)
     logger.info("selfie search", extra={"event_id": str(event_id), "persons": len(found.persons),
                                         "photos": len(found.media_ids)})

@@ -8,7 +8,6 @@ image failed.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
@@ -34,7 +33,7 @@ def face_record(path: str, face: Face, with_embedding: bool) -> dict[str, object
 def _analyze(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.pack:
-        settings = dataclasses.replace(settings, model_pack=args.pack)
+        settings = settings.model_copy(update={"model_pack": args.pack})
     analyzer = FaceAnalyzer(settings)
     analyzer.load()  # a missing model file is one operator error, not one error per image
     failed = 0

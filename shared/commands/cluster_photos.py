@@ -17,7 +17,6 @@ project on their own photos.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from dataclasses import dataclass, field
@@ -80,7 +79,7 @@ def command_settings(args: argparse.Namespace) -> Settings:
     """The settings with the command line's pack and HDBSCAN overrides."""
     overrides = {"model_pack": args.pack, "min_cluster_size": args.min_cluster_size,
                  "min_samples": args.min_samples, "cluster_epsilon": args.epsilon}
-    return dataclasses.replace(get_settings(), **{k: v for k, v in overrides.items() if v is not None})
+    return get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
 def _cluster_photos(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.db.embedded import start_embedded_server
 from shared.errors import OperatorError
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 SEARCH_PATH_OPTION = "-c search_path=public,extensions"
 
@@ -74,21 +74,19 @@ def _pool_for(url: str, max_size: int) -> ConnectionPool:
     return pool
 
 
-def get_pool(settings: Settings | None = None, max_size: int = 8) -> ConnectionPool:
+def get_pool(settings: Settings, max_size: int = 8) -> ConnectionPool:
     """The process-wide pool for the configured database (created on first use)."""
-    settings = settings or get_settings()
     with _pool_lock:
         return _pool_for(resolve_database_url(settings), max_size)
 
 
 @contextmanager
-def transaction(pool: ConnectionPool | None = None, timeout: float = 10.0) -> Iterator[psycopg.Connection]:
+def transaction(pool: ConnectionPool, timeout: float = 10.0) -> Iterator[psycopg.Connection]:
     """A pooled connection inside one transaction: committed on success, rolled back on error.
 
     Pool and connection failures become :class:`DatabaseUnavailableError` so that HTTP layers
     can answer 503 (and Pub/Sub retries) without knowing psycopg.
     """
-    pool = pool or get_pool()
     try:
         with pool.connection(timeout=timeout) as conn, conn.transaction():
             yield conn

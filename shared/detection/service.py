@@ -32,7 +32,6 @@ analyses the image with the event's new pack.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import socket
@@ -136,7 +135,7 @@ class _JobRun:
             job = self.job
             with log_context(job_id=job["id"], media_id=job["media_id"], event_id=job["event_id"]):
                 logger.info("Processing media %s for job %s", job["media_id"], job["id"], extra={"model": self.model})
-                analyzer = get_analyzer(dataclasses.replace(self.settings, model_pack=self.model))
+                analyzer = get_analyzer(self.settings.model_copy(update={"model_pack": self.model}))
                 location = media_image_location(self.storage_path, self.settings, bare_keys=self.bare_keys)
                 analysis = analyzer.analyze(fetch_image(location, self.settings))
                 logger.info("Detected %d faces", len(analysis.faces),

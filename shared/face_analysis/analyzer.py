@@ -26,7 +26,7 @@ from shared.face_analysis.quality import face_quality
 from shared.face_analysis.recognizers import Recognizer, create_recognizer
 from shared.face_analysis.results import Face, ImageAnalysis
 from shared.face_analysis.thumbnails import face_thumbnail
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -192,9 +192,8 @@ def _analysis_key(settings: Settings) -> tuple:
             settings.recognizer_threads)
 
 
-def get_analyzer(settings: Settings | None = None) -> FaceAnalyzer:
-    """The process-wide analyser for these settings (default: the environment's), models loaded once."""
-    settings = settings or get_settings()
+def get_analyzer(settings: Settings) -> FaceAnalyzer:
+    """The process-wide analyser for these settings, models loaded once."""
     key = _analysis_key(settings)
     with _shared_lock:
         if key not in _shared:

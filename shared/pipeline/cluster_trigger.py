@@ -24,7 +24,7 @@ import math
 import uuid
 from dataclasses import dataclass
 
-from shared.db.connection import transaction
+from shared.db.connection import get_pool, transaction
 from shared.db.event_models import event_model
 from shared.db.ml_jobs import (
     PRIORITIES,
@@ -100,7 +100,7 @@ def start_cluster_run(settings: Settings, event_id: uuid.UUID, job_id: uuid.UUID
     try:
         description = get_cluster_runner(settings).start(event_id, job_id)
     except Exception as exc:
-        with transaction() as conn:
+        with transaction(get_pool(settings)) as conn:
             fail_job(conn, job_id, None, f"could not start clustering: {type(exc).__name__}: {exc}"[:1000])
         raise ClusterStartError(f"could not start clustering of event {event_id}: {exc}") from exc
     logger.info("clustering started", extra={"event_id": str(event_id), "job_id": str(job_id),
@@ -109,7 +109,7 @@ def start_cluster_run(settings: Settings, event_id: uuid.UUID, job_id: uuid.UUID
 
 def maybe_start_clustering(settings: Settings, event_id: uuid.UUID) -> TriggerResult:
     """Start clustering of the event if the rule says so (at most one start however many callers)."""
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         lock_cluster_decision(conn, event_id)
         model = event_model(conn, event_id, settings.model_pack)
         state = cluster_state(conn, event_id, model)
@@ -130,7 +130,7 @@ def sweep(settings: Settings) -> dict[str, int]:
 
     Meant to run every few minutes (Cloud Scheduler → ml-callback ``{"type": "sweep"}``).
     """
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         stale_clusters = stale_cluster_jobs(conn, STALE_CLUSTER_SECONDS)
         stale_detects = stale_detect_jobs(conn, STALE_DETECT_SECONDS, SWEEP_DETECT_LIMIT)
         events = events_with_pending_faces(conn, SWEEP_EVENT_LIMIT)
@@ -157,7 +157,7 @@ def sweep(settings: Settings) -> dict[str, int]:
 
 def start_clustering_now(settings: Settings, event_id: uuid.UUID, priority: int) -> TriggerResult:
     """An organiser's explicit request: start unless a clustering of the event is already in flight."""
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         lock_cluster_decision(conn, event_id)
         job_id = create_cluster_job(conn, event_id, event_model(conn, event_id, settings.model_pack), priority,
                                     settings.job_max_attempts)

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.db.connection import transaction
+from shared.db.connection import get_pool, transaction
 from shared.db.event_models import event_model
 from shared.db.events import lock_event_face_data
 from shared.db.faces import event_media, forget_analyses
@@ -59,7 +59,7 @@ def enqueue_detection(settings: Settings, event_id: uuid.UUID, media_ids: Collec
                       priority: int, force: bool) -> DetectEnqueueResult:
     """Create and publish detect jobs for the event's media (all of them when ``media_ids`` is None)."""
     result = DetectEnqueueResult()
-    with transaction() as conn:
+    with transaction(get_pool(settings)) as conn:
         model = event_model(conn, event_id, settings.model_pack)
         media = event_media(conn, event_id, model, media_ids)
         if media_ids is not None and len(media) != len(set(media_ids)):
@@ -77,7 +77,7 @@ def enqueue_detection(settings: Settings, event_id: uuid.UUID, media_ids: Collec
         result.job_ids = list(report.published)
         result.publish_failed = report.failed
         if report.failed:
-            with transaction() as conn:
+            with transaction(get_pool(settings)) as conn:
                 fail_unpublished_jobs(conn, report.failed)
     logger.info("detection enqueued", extra={"event_id": str(event_id), "jobs": len(result.job_ids),
                                              "skipped_analysed": result.skipped_analysed,

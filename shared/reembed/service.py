@@ -169,7 +169,7 @@ def _analyse(settings: Settings, model: str,
     """
     if not media:
         return {}, set()
-    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=model))
+    analyzer = get_analyzer(settings.model_copy(update={"model_pack": model}))
     analyzer.load()   # a missing model file: one clear error before any photo
 
     def analyse(row: dict[str, Any]) -> NewAnalysis | str:
@@ -253,7 +253,7 @@ def _find_in_boxes(settings: Settings, model: str, storage_path: str, placed: Se
     """
     if not placed:
         return []
-    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=model))
+    analyzer = get_analyzer(settings.model_copy(update={"model_pack": model}))
     try:
         data = fetch_image(media_image_location(storage_path, settings), settings)
         found = [analyzer.find_face_in_box(data, tuple(face["bbox"])) for face in placed]

@@ -48,7 +48,6 @@ def photos(faces_data_dir: Path, models_dir: Path) -> dict[str, tuple[np.ndarray
 
 def test_256d_faces_cluster_and_attach_by_their_own_model_only(db, photos, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODEL_PACK", DEFAULT_PACK)  # this folder's other tests run with yunet-dlib
-    get_settings.cache_clear()
     settings = get_settings()
     event = make_event(db)
     clustered = {person: add_faces(db, event, [make_media(db, event) for _ in range(PHOTOS_EACH - 1)],

@@ -159,12 +159,13 @@ def test_an_interrupted_write_changes_nothing(scene: Scene, monkeypatch: pytest.
     def crash(*args, **kwargs):
         raise RuntimeError("killed half-way")
 
-    # Faces are already moved when the person summaries are written: fail there.
-    monkeypatch.setattr(clustering_store, "set_person_summaries", crash)
-    with pytest.raises(RuntimeError, match="half-way"):
-        scene.cluster()
+    # Faces are already moved when the person summaries are written: fail there. Only this patch
+    # is undone afterwards (monkeypatch.undo() would also drop the fixtures' MODEL_PACK and DATABASE_URL).
+    with monkeypatch.context() as patched:
+        patched.setattr(clustering_store, "set_person_summaries", crash)
+        with pytest.raises(RuntimeError, match="half-way"):
+            scene.cluster()
     assert snapshot(scene.db, scene.event) == before
-    monkeypatch.undo()
     scene.cluster()
     assert snapshot(scene.db, scene.event) != before
 

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from shared.db.connection import connect
 from shared.face_analysis.packs import DEFAULT_PACK
 from shared.pipeline.messages import DetectMessage
-from shared.settings import REPO_ROOT, get_settings
+from shared.settings import REPO_ROOT
 from tests.factories import make_event, make_media
 from tests.support.callbacks import CallbackRecorder
 
@@ -49,9 +49,6 @@ def detect_app() -> flask.Flask:
 @pytest.fixture
 def client(detect_env: CallbackRecorder) -> FlaskClient:
     app = detect_app()
-    # Importing the targets reads the settings; fixtures set up after this one (storage stand-ins)
-    # change the environment, so the service must parse it afresh at its first request.
-    get_settings.cache_clear()
     return app.test_client()
 
 

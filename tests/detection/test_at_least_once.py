@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from shared.db.connection import connect
 from shared.db.faces import store_media_faces
 from shared.face_analysis.packs import get_pack
-from shared.settings import REPO_ROOT, get_settings
+from shared.settings import REPO_ROOT
 from tests.detection.conftest import MODEL, detect_app, face_count, job_row, make_detect_job
 from tests.support.callbacks import CallbackRecorder
 from tests.support.loopback import serve_wsgi
@@ -110,7 +110,6 @@ def test_concurrent_deliveries_through_the_service(detect_env: CallbackRecorder,
                                                    photo_location: str) -> None:
     case = make_detect_job(db, photo_location)
     app = detect_app()
-    get_settings.cache_clear()
     start = threading.Barrier(3)
 
     def deliver(url: str) -> requests.Response:

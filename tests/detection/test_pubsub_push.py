@@ -19,7 +19,6 @@ import pytest
 from google.cloud import storage
 
 from shared.db.connection import connect
-from shared.settings import get_settings
 from tests.detection.conftest import database_down, database_name, detect_app, face_count, job_row, make_detect_job
 from tests.factories import make_event, make_media
 from tests.support.callbacks import CallbackRecorder
@@ -68,7 +67,6 @@ def pushed_service(pubsub_emulator: PubsubEmulator, detect_env: CallbackRecorder
     """The service on loopback behind a push subscription with a dead-letter topic (5 attempts)."""
     deliveries = DeliveryLog()
     app = deliveries.wrap(detect_app())
-    get_settings.cache_clear()
     topic = pubsub_emulator.create_topic("ml-detect")
     dead_letter_topic = pubsub_emulator.create_topic("ml-detect-dead")
     dead_letters = pubsub_emulator.create_pull_subscription(dead_letter_topic)

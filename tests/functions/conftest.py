@@ -44,9 +44,8 @@ def api_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")
     monkeypatch.setenv("SELFIE_RATE_LIMIT_PER_MINUTE", "1000")
     monkeypatch.setenv("MODEL_PACK", MODEL)  # the world's faces are dlib-like 128-d vectors (world.py)
-    get_settings.cache_clear()
     yield
-    get_pool().close()  # before the test database is dropped
+    get_pool(get_settings()).close()  # before the test database is dropped
 
 
 @dataclass
@@ -114,7 +113,6 @@ def detect_topic(pubsub_emulator: PubsubEmulator,  # noqa: F811 (the imported fi
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.host)
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", pubsub_emulator.project)
     monkeypatch.setenv("PUBSUB_TOPIC", topic.rsplit("/", 1)[1])
-    get_settings.cache_clear()
     return topic, pubsub_emulator.create_pull_subscription(topic)
 
 

@@ -59,9 +59,8 @@ def _store(db: psycopg.Connection, event: uuid.UUID, media: uuid.UUID, face: Fac
 def scene(db, api_env, supabase_storage, models_dir: Path, faces_data_dir: Path,  # noqa: F811
           monkeypatch: pytest.MonkeyPatch) -> Scene:
     monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
-    get_settings.cache_clear()
     data = (faces_data_dir / PHOTO).read_bytes()
-    found, missed = sorted(get_analyzer().analyze(data).faces, key=lambda f: f.bbox[0])
+    found, missed = sorted(get_analyzer(get_settings()).analyze(data).faces, key=lambda f: f.bbox[0])
     organiser = uuid.uuid4()
     event = make_event(db, owner_id=organiser)
     path = f"events/{event}/couple.jpg"
@@ -159,7 +158,6 @@ def test_the_face_is_embedded_with_the_events_pack_not_model_pack(db, actions_ap
     db.execute("insert into event_face_models (event_id, model) values (%s, %s) on conflict do nothing",
                (scene.event, MODEL))
     monkeypatch.setenv("MODEL_PACK", "yunet-reid256")
-    get_settings.cache_clear()
     response = _add(actions_api, scene, scene.missed.bbox)
     assert response.status_code == 201, response.get_json()
     face = db.execute("select model, vector_dims(embedding) as dims from faces where id = %s",
@@ -205,7 +203,7 @@ def test_a_detection_storing_while_an_add_face_commits_stores_no_second_face(db,
                                "force": True}, user=scene.organiser)
     assert forced.status_code == 202, forced.get_json()
     job = db.execute("select id from ml_jobs where media_id = %s and status = 'pending'", (scene.media,)).fetchone()
-    box = get_analyzer().find_face_in_box((faces_data_dir / PHOTO).read_bytes(), scene.missed.bbox)
+    box = get_analyzer(get_settings()).find_face_in_box((faces_data_dir / PHOTO).read_bytes(), scene.missed.bbox)
     outcomes: list[str] = []
     detection = threading.Thread(target=lambda: outcomes.append(run_detect_job(job["id"], get_settings()).status))
     with connect(database_url) as other, other.transaction():   # add_face's storing transaction, not committed

@@ -14,7 +14,7 @@ from google.cloud import run_v2
 
 from shared.pipeline.cluster_launch import CloudRunClusterRunner, cluster_job_args
 from shared.pipeline.messages import DetectMessage
-from shared.settings import Settings, get_settings
+from shared.settings import Settings
 from tests.factories import make_event, make_media
 from tests.functions.world import MODEL, add_face
 
@@ -80,12 +80,10 @@ def test_force_reanalyses_media_already_processed(db, enqueue_api, detect_topic,
 def test_a_failed_publish_fails_its_jobs_and_a_retry_recreates_them(
         db, enqueue_api, detect_topic, pubsub_emulator, monkeypatch, event) -> None:
     monkeypatch.setenv("PUBSUB_TOPIC", "topic-that-does-not-exist")
-    get_settings.cache_clear()
     response = _detect(enqueue_api, event)
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "publish_failed"
     assert {j["status"] for j in _jobs(db, event["id"])} == {"failed"}
     monkeypatch.setenv("PUBSUB_TOPIC", detect_topic[0].rsplit("/", 1)[1])
-    get_settings.cache_clear()
     retried = _detect(enqueue_api, event)
     assert retried.status_code == 202 and retried.get_json()["jobs_created"] == 3
     assert len(_jobs(db, event["id"], "pending")) == 3

@@ -27,7 +27,6 @@ def reembed_env(database_url: str, models_dir: Path, faces_data_dir: Path, monke
     monkeypatch.setenv("LOCAL_STORAGE_DIR", str(faces_data_dir))   # the photos are file:// media, read in place
     monkeypatch.setenv("MODEL_PACK", OLD_PACK)
     monkeypatch.delenv("CALLBACK_URL", raising=False)
-    get_settings.cache_clear()
     return get_settings()
 
 

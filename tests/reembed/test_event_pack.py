@@ -33,7 +33,6 @@ def test_new_photos_of_an_event_keep_its_pack_after_model_pack_changes(
         == OLD_PACK
 
     monkeypatch.setenv("MODEL_PACK", NEW_PACK)   # the operator switches the pack; the event is not re-embedded
-    get_settings.cache_clear()
     settings = get_settings()
     assert event_model(db, event_id, settings.model_pack) == OLD_PACK
     assert event_model(db, fresh_event, settings.model_pack) == NEW_PACK

@@ -10,7 +10,6 @@ and no face of the old pack may be left.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from pathlib import Path
 from typing import Any
@@ -175,7 +174,7 @@ def _place_by_hand(db: psycopg.Connection, settings: Settings, event_id: uuid.UU
                    data: bytes) -> None:
     """Make every face of the photo one an organiser placed: as if the old detector had missed it, the box
     is looked at (``add_face``'s way) and the face stored as user-placed in a person of its own."""
-    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=OLD_PACK))
+    analyzer = get_analyzer(settings.model_copy(update={"model_pack": OLD_PACK}))
     for row in db.execute("select id, bbox from faces where media_id = %s order by id", (media_id,)).fetchall():
         face = analyzer.find_face_in_box(data, tuple(row["bbox"]))
         assert face is not None
@@ -189,7 +188,7 @@ def _place_by_hand(db: psycopg.Connection, settings: Settings, event_id: uuid.UU
 def _outcome(settings: Settings, data: bytes, box: list[float]) -> str:
     """What the spec says becomes of a user-placed face when the event moves to SCRFD: the whole-image
     detection has it ('matched'), else a look in its box finds it ('refound'), else it is 'lost'."""
-    analyzer = get_analyzer(dataclasses.replace(settings, model_pack=OTHER_DETECTOR_PACK))
+    analyzer = get_analyzer(settings.model_copy(update={"model_pack": OTHER_DETECTOR_PACK}))
     detected = [f.bbox for f in analyzer.analyze(data).faces]
     if match_boxes([box], detected):
         return "matched"
@@ -228,7 +227,7 @@ def test_user_placed_faces_the_new_detector_misses_are_found_again_in_their_box(
             (OTHER_DETECTOR_PACK, "user", old["person_id"], "user")
     for media_id, data in photos.items():   # no face twice: the whole-image faces and the refound ones
         refound_here = sum(expected[f["id"]] == "refound" for f in placed if f["media_id"] == media_id)
-        new_pack = get_analyzer(dataclasses.replace(reembed_env, model_pack=OTHER_DETECTOR_PACK))
+        new_pack = get_analyzer(reembed_env.model_copy(update={"model_pack": OTHER_DETECTOR_PACK}))
         assert sum(f["media_id"] == media_id for f in after) == len(new_pack.analyze(data).faces) + refound_here
     for person in db.execute("select id, face_count from face_persons where event_id = %s", (event_id,)):
         assert person["face_count"] == sum(f["person_id"] == person["id"] for f in after)

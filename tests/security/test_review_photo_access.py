@@ -9,7 +9,6 @@ not one byte of an image (or of the file the row names) is served.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -49,8 +48,8 @@ def scene(db: psycopg.Connection, database_url: str, faces_data_dir: Path, tmp_p
     store = tmp_path / "objects"
     store.mkdir()
     photo = Path(shutil.copy2(faces_data_dir / PHOTO, store / "photo.jpg"))
-    settings = dataclasses.replace(Settings.from_env(), supabase_jwt_secret=SECRET, supabase_jwks_url=None,
-                                   local_storage_dir=store)
+    settings = Settings.from_env().model_copy(update={"supabase_jwt_secret": SECRET, "supabase_jwks_url": None,
+                                                      "local_storage_dir": store})
     organiser, rival_organiser = uuid.uuid4(), uuid.uuid4()
     event, rival_event = make_event(db, owner_id=organiser), make_event(db, owner_id=rival_organiser)
     rival_photo = Path(shutil.copy2(photo, store / "rival.jpg"))

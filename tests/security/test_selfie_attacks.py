@@ -48,10 +48,7 @@ def test_outsiders_and_forged_tokens_are_refused(db, photo_event: PhotoEvent, se
 
 def test_hostile_bodies_get_precise_refusals(db, photo_event: PhotoEvent, selfie_api: FunctionClient,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.settings import get_settings
-
     monkeypatch.setenv("SELFIE_MAX_BYTES", "200000")
-    get_settings.cache_clear()
     before = _state(db)
     huge = search(selfie_api, photo_event.event, b"\xff\xd8" + b"\0" * 300_000, user=photo_event.member)
     assert huge.status_code == 413 and huge.get_json()["error"]["code"] == "body_too_large"

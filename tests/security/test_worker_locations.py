@@ -9,7 +9,6 @@ push response carries a byte of what any server or file held.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,7 +88,6 @@ def test_file_locations_are_refused_where_the_local_store_is_not_enabled(
         client: FlaskClient, db: psycopg.Connection, internal: InternalServer, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, group_photo: bytes) -> None:
     monkeypatch.delenv("LOCAL_STORAGE_DIR")
-    get_settings.cache_clear()
     (tmp_path / "photo.jpg").write_bytes(group_photo)     # even a real photo: file:// is off outside the demo
     _assert_refused(client, db, (tmp_path / "photo.jpg").as_uri(), "file_disabled", internal)
 
@@ -137,7 +135,6 @@ def test_https_outside_the_allow_list_is_refused(client: FlaskClient, db: psycop
                                                  internal: InternalServer, monkeypatch: pytest.MonkeyPatch,
                                                  storage_path: str) -> None:
     monkeypatch.setenv("IMAGE_ALLOWED_HOSTS", "images.example.com")
-    get_settings.cache_clear()
     _assert_refused(client, db, storage_path.format(port=internal.port), "https_host", internal)
 
 
@@ -146,7 +143,6 @@ def test_gs_locations_outside_the_uploads_bucket_are_refused(client: FlaskClient
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     _assert_refused(client, db, "gs://uploads/a.jpg", "gcs_bucket", internal)   # UPLOADS_BUCKET unset
     monkeypatch.setenv("UPLOADS_BUCKET", "uploads")
-    get_settings.cache_clear()
     _assert_refused(client, db, "gs://someone-elses-bucket/a.jpg", "gcs_bucket", internal)
     _assert_refused(client, db, "gs://uploads/../other/a.jpg", "storage_key", internal)
 
@@ -205,7 +201,7 @@ def test_notifications_of_other_buckets_create_no_job(client: FlaskClient, db: p
 def test_an_allowed_name_that_resolves_to_loopback_is_never_connected(internal: InternalServer) -> None:
     """DNS cannot be shaped in a test, so ``localhost`` (which IMAGE_ALLOWED_HOSTS itself refuses)
     stands for an allowed name whose record points inside: the connection checks the address."""
-    settings = dataclasses.replace(get_settings(), image_allowed_hosts=("localhost",))
+    settings = get_settings().model_copy(update={"image_allowed_hosts": ("localhost",)})
     with pytest.raises(LocationRefused) as caught:
         fetch_image(ImageLocation("https", url=f"https://localhost:{internal.port}/a.jpg"), settings)
     assert caught.value.rule == "public_address" and "127.0.0.1" in str(caught.value)

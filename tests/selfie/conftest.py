@@ -50,7 +50,6 @@ def selfie_env(api_env: None,  # noqa: F811 (the imported fixture)
                models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODEL_PACK", DEFAULT_PACK)
     monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -60,7 +60,6 @@ def test_reclustering_keeps_a_person_said_not_me_with_its_faces(
     faces = {r["id"] for r in db.execute("select id from faces where person_id = %s", (beckham,))}
     # A re-clustering that forms no person at all: every person nobody curated is dissolved.
     monkeypatch.setenv("MIN_CLUSTER_SIZE", "500")
-    get_settings.cache_clear()
     cluster_event(db, photo_event.event, get_settings(), DEFAULT_PACK)
     active = {r["id"] for r in db.execute("select id from face_persons where event_id = %s and status = 'active'",
                                           (photo_event.event,))}

@@ -9,7 +9,6 @@ import logging
 import pytest
 from PIL import Image, ImageFilter
 
-from shared.settings import get_settings
 from tests.functions.conftest import FunctionClient
 from tests.security.db_attack import snapshot
 from tests.selfie.conftest import PhotoEvent, search
@@ -142,7 +141,6 @@ def test_searches_beyond_the_selfie_allowance_get_429_and_store_nothing(
         db, photo_event: PhotoEvent, selfie_api: FunctionClient, monkeypatch: pytest.MonkeyPatch) -> None:
     allowance = 2
     monkeypatch.setenv("SELFIE_RATE_LIMIT_PER_MINUTE", str(allowance))
-    get_settings.cache_clear()
     selfie = photo_event.selfies["bbt_amy"].read_bytes()
     for _ in range(2):  # a second round only if the minute turned over during the first
         db.execute("delete from api_rate_limits")
