@@ -8,7 +8,7 @@
 #    failed) is never delivered: only a sweep republishes it.
 #  * ml-callback re-runs a clustering job whose runner died when a callback arrives; when the
 #    dead job was the event's last work, no callback arrives. A sweep restarts it.
-#  * A callback lost after its retries (shared/callback_client.py) delays follow-up work
+#  * A callback lost after its retries (shared/pipeline/job_signal.py) delays follow-up work
 #    "until the next callback or sweep".
 #
 # Authentication: ml-callback accepts workers by CALLBACK_SECRET (Bearer or X-Callback-Secret).

@@ -43,7 +43,6 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from shared.callback_client import JobOutcome, send_callback
 from shared.clustering.incremental import assign_new_faces
 from shared.db.connection import DatabaseUnavailableError, get_pool, transaction
 from shared.db.event_models import event_model, pin_event_model
@@ -54,6 +53,7 @@ from shared.db.person_actions import photo_faces
 from shared.detection.outcome import DeliveryResult, Disposition, ack, reject, retry
 from shared.face_analysis import Face, ImageAnalysis, ImageError, ModelFilesError, get_analyzer
 from shared.log import log_context
+from shared.pipeline.job_signal import JobOutcome, send_callback
 from shared.pipeline.messages import DetectMessage
 from shared.reembed.matching import covered
 from shared.settings import Settings
