@@ -13,13 +13,14 @@ The flow of one job (:func:`run_detect_job`), four steps that pass explicit valu
                     media_analyses (once; none over a user-placed face the photo keeps), complete the job;
                     then assign the new faces to known persons
         │ Settled
-    4. settle       answer Pub/Sub; signal ml-callback of the committed outcome
+    4. settle       answer Pub/Sub; queue the signal of the committed outcome to ml-callback, which a
+                    background thread sends after the ack (shared.pipeline.job_signal)
 
 Exactly-once faces come from :func:`shared.db.faces.store_media_faces`; the lease only keeps
 two workers from *doing* the same work at once. Permanent problems (bad image, missing
 object, disabled event) fail the job and acknowledge; transient ones give the lease back and
 ask for a redelivery. The outcome is committed before ml-callback hears of it, so a lost
-callback never loses data.
+signal never loses data: the sweep finds the work it would have started.
 
 Which pack: the event's (:mod:`shared.db.event_models`), not necessarily ``MODEL_PACK`` nor the
 job's: after ``MODEL_PACK`` changes, events analysed before keep their pack until an operator
@@ -53,7 +54,7 @@ from shared.db.person_actions import photo_faces
 from shared.detection.outcome import DeliveryResult, Disposition, ack, reject, retry
 from shared.face_analysis import Face, ImageAnalysis, ImageError, ModelFilesError, get_analyzer
 from shared.log import log_context
-from shared.pipeline.job_signal import JobOutcome, send_callback
+from shared.pipeline.job_signal import JobOutcome, signal_in_background
 from shared.pipeline.messages import DetectMessage
 from shared.reembed.matching import covered
 from shared.settings import Settings
@@ -309,7 +310,8 @@ def _give_back(pool: ConnectionPool, lease: Lease | None, disposition: Dispositi
 
 
 def _signal(settings: Settings, job: dict[str, Any]) -> None:
-    """Tell ml-callback of a settled job (after its transaction committed)."""
-    send_callback(settings, JobOutcome(job_id=job["id"], job_type="detect", event_id=job["event_id"],
+    """Queue the signal to ml-callback of a committed outcome; Pub/Sub's ack does not wait for it
+    (:mod:`shared.pipeline.job_signal`: the sweep recovers a signal that never arrives)."""
+    signal_in_background(settings, JobOutcome(job_id=job["id"], job_type="detect", event_id=job["event_id"],
                                        media_id=job["media_id"], status=job["status"], result=job["result"],
                                        error=job["error"]))
