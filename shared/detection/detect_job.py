@@ -134,10 +134,10 @@ def run_detect_job(job_id: uuid.UUID, settings: Settings, expected: DetectMessag
         settled = _fail_permanently(pool, lease, f"model_unavailable: {exc}")
     except (StorageUnavailableError, DatabaseUnavailableError, EventMovedError) as exc:
         logger.warning("transient failure, asking for redelivery: %s", exc)
-        settled = _give_back(pool, claimed and claimed.lease, Disposition.RETRY, "retry", str(exc))
+        settled = _give_back(pool, claimed.lease if claimed else None, Disposition.RETRY, "retry", str(exc))
     except Exception as exc:
         logger.exception("detection failed unexpectedly")
-        settled = _give_back(pool, claimed and claimed.lease, Disposition.ERROR, "error",
+        settled = _give_back(pool, claimed.lease if claimed else None, Disposition.ERROR, "error",
                              f"{type(exc).__name__}: {exc}")
     if settled.job is not None:
         _signal(settings, settled.job)
