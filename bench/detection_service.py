@@ -1,6 +1,8 @@
-"""Detection service benchmark: images/s through the whole service vs the face analysis alone.
+"""Detection service benchmark: images/s through the whole service vs the face analysis alone,
+and how long Pub/Sub waits for its acknowledgement when ml-callback is quick, slow or failing.
 
     .venv/bin/python bench/detection_service.py [--images N] [--concurrency C] [--json out.json]
+    .venv/bin/python bench/detection_service.py --ack-only [--ack-images N] [--slow-callback-seconds S]
 
 On the same images (the group photos and the realistic single-person photos of
 ../shared/data/faces, read in place), with the deployment's settings (Terraform: request
@@ -17,6 +19,11 @@ Each side runs in its own process, warmed up (models loaded) before timing, so t
 (VmHWM) reported is that process's own. The two take turns on chunks of images, round after
 round, so that other load on the machine hits both alike. Overhead = 1 - service images/s /
 direct images/s, overall and as the median over the turns.
+
+Ack latency: the time of each push request (what Pub/Sub waits for before its ack), median and
+95th percentile, on the same images with C in flight, under three ml-callback stand-ins: one
+that answers at once, a slow one (answers after ``--slow-callback-seconds``: its lock, the
+clustering rule's aggregate, the Cloud Run Jobs API) and a failing one (503 every time).
 """
 
 from __future__ import annotations
@@ -126,14 +133,18 @@ class DirectAnalysis:
 # --- service: the real server on loopback ------------------------------------------------------
 
 class _CallbackSink(http.server.BaseHTTPRequestHandler):
-    """ml-callback stand-in: accepts every report."""
+    """ml-callback stand-in: answers every report with ``status`` after ``delay`` seconds."""
 
-    received = 0
+    received = 0          # reports accepted (answered 200)
+    delay = 0.0
+    status = 200
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).received += 1
-        self.send_response(200)
+        time.sleep(type(self).delay)
+        if type(self).status == 200:
+            type(self).received += 1
+        self.send_response(type(self).status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -208,26 +219,51 @@ class ServiceUnderTest:
         raise RuntimeError("the service never became healthy")
 
     def _push(self, body: bytes) -> int:
+        return self._timed_push(body)[0]
+
+    def _timed_push(self, body: bytes) -> tuple[int, float]:
+        """The faces the push reported, and how long the request took (Pub/Sub's wait for its ack)."""
         if not hasattr(self._sessions, "session"):
             self._sessions.session = requests.Session()
+        started = time.perf_counter()
         answer = self._sessions.session.post(self.base + "/", data=body, timeout=300,
                                              headers={"Content-Type": "application/json"})
+        seconds = time.perf_counter() - started
         if answer.status_code != 200 or answer.json()["status"] != "completed":
             raise RuntimeError(f"push answered {answer.status_code}: {answer.text}")
-        return answer.json()["faces"]
+        return answer.json()["faces"], seconds
 
     def warm_up(self, path: Path) -> None:
         self._push(_detect_jobs(self.database_url, [path], "warm-up")[0])
 
     def run(self, paths: list[Path], name: str) -> dict[str, Any]:
         bodies = _detect_jobs(self.database_url, paths, name)   # new media rows: real work every time
-        before = _CallbackSink.received
         started = time.perf_counter()
         with ThreadPoolExecutor(self.concurrency) as pool:
             faces = sum(pool.map(self._push, bodies))
         seconds = time.perf_counter() - started
-        return {"images": len(paths), "faces": faces, "seconds": seconds,
-                "callbacks": _CallbackSink.received - before}
+        return {"images": len(paths), "faces": faces, "seconds": seconds}
+
+    def ack_latencies(self, paths: list[Path], name: str, delay: float, status: int) -> dict[str, Any]:
+        """Push each image once with ml-callback answering ``status`` after ``delay`` s; the request times."""
+        _CallbackSink.delay, _CallbackSink.status = delay, status
+        try:
+            bodies = _detect_jobs(self.database_url, paths, name)
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                seconds = sorted(s for _, s in pool.map(self._timed_push, bodies))
+        finally:
+            _CallbackSink.delay, _CallbackSink.status = 0.0, 200
+        return {"callback_delay_seconds": delay, "callback_status": status, "pushes": len(seconds),
+                "median_ms": 1000 * statistics.median(seconds),
+                "p95_ms": 1000 * statistics.quantiles(seconds, n=20, method="inclusive")[18],
+                "max_ms": 1000 * seconds[-1]}
+
+    def wait_for_callbacks(self, count: int, timeout: float = 60.0) -> int:
+        """The reports accepted so far, once ``count`` arrived or ``timeout`` passed (they may follow the acks)."""
+        deadline = time.monotonic() + timeout
+        while _CallbackSink.received < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return _CallbackSink.received
 
     def peak_rss_mib(self) -> float:
         import psutil
@@ -252,6 +288,9 @@ def machine() -> str:
             f"onnxruntime {onnxruntime.__version__}, {platform.system()} {platform.release()}")
 
 
+ACK_CONDITIONS = (("reachable", False, 200), ("slow", True, 200), ("failing", False, 503))  # name, slow?, status
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=None, help="use the first N images (default: all)")
@@ -260,6 +299,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes over the images")
     parser.add_argument("--chunk", type=int, default=12,
                         help="images per turn: direct and service take turns chunk by chunk")
+    parser.add_argument("--ack-images", type=int, default=40, help="pushes per ml-callback condition")
+    parser.add_argument("--slow-callback-seconds", type=float, default=1.0,
+                        help="how long the slow ml-callback takes to answer")
+    parser.add_argument("--ack-only", action="store_true", help="measure only the ack latency (no direct side)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--direct-worker", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
@@ -269,13 +312,33 @@ def main() -> None:
         direct_worker(paths, args.concurrency)
         return
 
-    load_before = os.getloadavg()[0]
+    report: dict[str, Any] = {"machine": machine(), "load_average_before": os.getloadavg()[0],
+                              "concurrency": args.concurrency}
     shutil.rmtree(SCRATCH_DIR, ignore_errors=True)   # the last run's database (its server stopped with it)
-    turns: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    direct = DirectAnalysis(args.images, args.concurrency)
     service = ServiceUnderTest(SCRATCH_DIR, args.concurrency)
     try:
         service.warm_up(paths[0])
+        if not args.ack_only:
+            report.update(throughput(service, paths, args))
+        ack_paths = (paths * args.ack_images)[:args.ack_images]
+        service.run(ack_paths, "ack-warm-up")   # each image once untimed: the first condition must not pay
+        #                                         for the analyser's first run on its sizes and face counts
+        report["ack_latency"] = {
+            name: service.ack_latencies(ack_paths, f"ack-{name}", args.slow_callback_seconds if slow else 0.0, status)
+            for name, slow, status in ACK_CONDITIONS}
+    finally:
+        service.stop()
+    report["load_average_after"] = os.getloadavg()[0]
+    print_report(report, len(paths))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+def throughput(service: ServiceUnderTest, paths: list[Path], args: argparse.Namespace) -> dict[str, Any]:
+    """The service and the analysis alone, taking turns on the same chunks of images."""
+    turns: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    direct = DirectAnalysis(args.images, args.concurrency)
+    try:
         # Short alternating turns: a change in background load hits both sides alike.
         for round_no in range(args.rounds):
             for start in range(0, len(paths), args.chunk):
@@ -283,7 +346,6 @@ def main() -> None:
                 turns.append((direct.run(start, stop), service.run(paths[start:stop], f"r{round_no}-{start}")))
         service_rss = service.peak_rss_mib()
     finally:
-        service.stop()
         direct_rss = direct.finish()
 
     def side(runs: list[dict[str, Any]], rss: float) -> dict[str, Any]:
@@ -292,33 +354,39 @@ def main() -> None:
                 "images_per_second": images / seconds, "peak_rss_mib": rss}
 
     report = {
-        "machine": machine(), "load_average_before": load_before, "load_average_after": os.getloadavg()[0],
-        "concurrency": args.concurrency, "rounds": args.rounds, "chunk": args.chunk,
+        "rounds": args.rounds, "chunk": args.chunk,
         "direct": side([d for d, _ in turns], direct_rss), "service": side([s for _, s in turns], service_rss),
         "turn_overheads": [1 - d["seconds"] / s["seconds"] for d, s in turns],
     }
-    report["service"]["callbacks"] = sum(s["callbacks"] for _, s in turns)
+    pushed = 1 + report["service"]["images"]   # with the warm-up
+    report["service"]["callbacks"] = service.wait_for_callbacks(pushed) - 1
     report["service_overhead"] = 1 - report["service"]["images_per_second"] / report["direct"]["images_per_second"]
     report["median_turn_overhead"] = statistics.median(report["turn_overheads"])
-    print_report(report, len(paths))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+    return report
 
 
 def print_report(report: dict[str, Any], distinct_images: int) -> None:
     print(f"machine: {report['machine']}")
     print(f"load average {report['load_average_before']:.2f} before, {report['load_average_after']:.2f} after")
-    print(f"{distinct_images} images x {report['rounds']} rounds in turns of {report['chunk']}, "
-          f"{report['concurrency']} in flight\n")
-    print(f"{'':9}{'images':>8}{'seconds':>10}{'images/s':>10}{'faces':>8}{'peak RSS MiB':>14}")
-    for name in ("direct", "service"):
-        s = report[name]
-        print(f"{name:9}{s['images']:>8}{s['seconds']:>10.1f}{s['images_per_second']:>10.2f}{s['faces']:>8}"
-              f"{s['peak_rss_mib']:>14.0f}")
-    print(f"\nservice-layer overhead: {report['service_overhead']:.1%} overall, "
-          f"{report['median_turn_overhead']:.1%} median of {len(report['turn_overheads'])} turns "
-          f"(same faces: {report['direct']['faces'] == report['service']['faces']}, "
-          f"callbacks: {report['service']['callbacks']} of {report['service']['images']})")
+    if "direct" in report:
+        print(f"{distinct_images} images x {report['rounds']} rounds in turns of {report['chunk']}, "
+              f"{report['concurrency']} in flight\n")
+        print(f"{'':9}{'images':>8}{'seconds':>10}{'images/s':>10}{'faces':>8}{'peak RSS MiB':>14}")
+        for name in ("direct", "service"):
+            s = report[name]
+            print(f"{name:9}{s['images']:>8}{s['seconds']:>10.1f}{s['images_per_second']:>10.2f}{s['faces']:>8}"
+                  f"{s['peak_rss_mib']:>14.0f}")
+        print(f"\nservice-layer overhead: {report['service_overhead']:.1%} overall, "
+              f"{report['median_turn_overhead']:.1%} median of {len(report['turn_overheads'])} turns "
+              f"(same faces: {report['direct']['faces'] == report['service']['faces']}, "
+              f"callbacks: {report['service']['callbacks']} of {report['service']['images']})\n")
+    print(f"push request time (Pub/Sub's wait for its ack), {report['concurrency']} in flight:")
+    print(f"{'ml-callback':34}{'pushes':>8}{'median ms':>11}{'p95 ms':>9}{'max ms':>9}")
+    for name, ack in report["ack_latency"].items():
+        answer = (f"answers {ack['callback_status']} after {ack['callback_delay_seconds']:g} s"
+                  if ack["callback_delay_seconds"] else f"answers {ack['callback_status']} at once")
+        print(f"{name + ' (' + answer + ')':34}{ack['pushes']:>8}{ack['median_ms']:>11.0f}{ack['p95_ms']:>9.0f}"
+              f"{ack['max_ms']:>9.0f}")
 
 
 if __name__ == "__main__":

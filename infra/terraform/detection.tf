@@ -36,7 +36,16 @@ resource "google_cloud_run_v2_service" "detect" {
           cpu    = tostring(var.detect_cpu)
           memory = "${var.detect_memory_mib}Mi"
         }
-        # CPU only while requests run (push traffic is bursty); boosted while the models load.
+        # CPU only while requests run (request-based billing; push traffic is bursty); boosted while
+        # the models load. The signal to ml-callback is sent by a background thread after the ack
+        # (shared/pipeline/job_signal.py): with cpu_idle = true that thread only gets CPU while the
+        # instance serves another request, so during a burst signals go out at once, and the last
+        # ones of a burst may wait for the next request or for the sweep (sweeper_schedule, 10 min).
+        # cpu_idle = false (instance-based billing) would send them at once, at the price of every
+        # idle instance's lifetime (Cloud Run keeps one up to 15 min after its last request): a
+        # guest uploading a photo every few minutes would keep a 2-vCPU instance billed all
+        # evening for seconds of work. Clustering a few minutes later is the cheaper trade; the
+        # incremental assignment already places new faces of known persons at detection time.
         cpu_idle          = true
         startup_cpu_boost = true
       }

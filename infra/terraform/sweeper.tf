@@ -8,8 +8,9 @@
 #    failed) is never delivered: only a sweep republishes it.
 #  * ml-callback re-runs a clustering job whose runner died when a callback arrives; when the
 #    dead job was the event's last work, no callback arrives. A sweep restarts it.
-#  * A callback lost after its retries (shared/callback_client.py) delays follow-up work
-#    "until the next callback or sweep".
+#  * A signal to ml-callback lost after its retries, or dropped by the detection service's
+#    bounded background queue (shared/pipeline/job_signal.py), delays follow-up work until the
+#    event's next signal or this sweep.
 #
 # Authentication: ml-callback accepts workers by CALLBACK_SECRET (Bearer or X-Callback-Secret).
 # Cloud Scheduler cannot read Secret Manager itself, so Terraform reads the current version at

@@ -18,12 +18,12 @@ import socket
 import uuid
 from dataclasses import dataclass
 
-from shared.callback_client import JobOutcome, send_callback
 from shared.clustering.cluster_event import cluster_event
 from shared.db.connection import connect, resolve_database_url
 from shared.db.event_models import event_model
 from shared.db.ml_jobs import ClaimOutcome, claim_job, complete_job, create_cluster_job, fail_job
 from shared.log import log_context
+from shared.pipeline.job_signal import JobOutcome, send_callback
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -155,7 +155,7 @@ def forget_analyses(conn: psycopg.Connection, event_id: uuid.UUID, model: str,
     User-placed faces (``origin = 'user'``, boxed by an organiser with ``add_face``) stay, with
     their person: they are a person's work that detection cannot redo (the detector missed them
     once), and the detection that follows stores no face over them
-    (:mod:`shared.detection.service` drops a detected face that overlaps one). The persons that
+    (:mod:`shared.detection.detect_job` drops a detected face that overlaps one). The persons that
     lose faces are recounted and the media's face tags re-synced in the same transaction; the
     caller holds the event's face-data lock.
     """

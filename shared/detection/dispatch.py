@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from shared.detection.detect_job import process_detect_message
 from shared.detection.outcome import DeliveryResult, reject
 from shared.detection.push import PubsubMessage
-from shared.detection.service import process_detect_message
 from shared.log import log_context
 from shared.pipeline.messages import DetectMessage, MessageError
 from shared.pipeline.upload_notifications import is_storage_notification, process_storage_notification

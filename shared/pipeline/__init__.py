@@ -10,7 +10,7 @@ what is left to do and the sweep picks it up.
 2. **One Pub/Sub message per job** (:mod:`.messages`, the wire form and where a message is
    parsed), published in batches (:mod:`.publisher`).
 3. **The detection service** receives the push and runs the job (:mod:`shared.detection`,
-   target ``functions/detect_push.py``), then signals ml-callback (:mod:`shared.callback_client`).
+   target ``functions/detect_push.py``), then signals ml-callback after the ack (:mod:`.job_signal`).
 4. **ml-callback** (``functions/ml_callback.py``) asks :mod:`.cluster_trigger` whether the
    event is ready to cluster; it starts the clustering job exactly once.
 5. **The clustering job** is launched as a Cloud Run Job or a local process

@@ -24,9 +24,9 @@ from shared.db.connection import DatabaseUnavailableError, get_pool, transaction
 from shared.db.event_models import event_model
 from shared.db.faces import media_analysis, media_for_object
 from shared.db.ml_jobs import ensure_detect_job
+from shared.detection.detect_job import run_detect_job
 from shared.detection.outcome import DeliveryResult, ack, retry
 from shared.detection.push import PubsubMessage
-from shared.detection.service import run_detect_job
 from shared.log import log_context
 from shared.settings import Settings
 

@@ -19,26 +19,33 @@ from flask.testing import FlaskClient
 
 from shared.db.connection import connect
 from shared.face_analysis.packs import DEFAULT_PACK
+from shared.pipeline.job_signal import background_signals
 from shared.pipeline.messages import DetectMessage
 from shared.settings import REPO_ROOT
 from tests.factories import make_event, make_media
 from tests.support.callbacks import CallbackRecorder
+from tests.support.supabase_storage import SupabaseStorageStandIn
 
 MODEL = DEFAULT_PACK  # the service as deployed by default
+BUCKET = "event-media"  # the Supabase Storage bucket of the media rows
 FUNCTIONS_SOURCE = REPO_ROOT / "functions" / "main.py"
 
 
 @pytest.fixture
 def detect_env(database_url: str, models_dir: Path, callback_recorder: CallbackRecorder, tmp_path: Path,
-               monkeypatch: pytest.MonkeyPatch) -> CallbackRecorder:
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[CallbackRecorder]:
     """The service's configuration for one test: its own database, real models, a callback recorder,
-    and the test's temporary folder as the local store (``file://`` images must be inside it)."""
+    and the test's temporary folder as the local store (``file://`` images must be inside it).
+
+    The service signals ml-callback from a background thread after the ack: the test ends once
+    its signals went out (or were given up), so none reaches a later test's recorder."""
     monkeypatch.setenv("FACECLUSTER_MODEL_DIR", str(models_dir))
     monkeypatch.setenv("MODEL_PACK", MODEL)
     monkeypatch.setenv("LOCAL_STORAGE_DIR", str(tmp_path))
     for name in ("PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERVICE_ACCOUNT"):
         monkeypatch.delenv(name, raising=False)
-    return callback_recorder
+    yield callback_recorder
+    assert background_signals().wait_idle(timeout=60), "the service's signals never went out"
 
 
 def detect_app() -> flask.Flask:
@@ -56,6 +63,13 @@ def client(detect_env: CallbackRecorder) -> FlaskClient:
 def group_photo(faces_data_dir: Path) -> bytes:
     """A photo with four faces."""
     return (faces_data_dir / "group_photos" / "images" / "faceapi_bbt1.jpg").read_bytes()
+
+
+@pytest.fixture
+def stored_photo(supabase_storage: SupabaseStorageStandIn, group_photo: bytes) -> str:
+    """The group photo in the Supabase Storage stand-in; its location."""
+    supabase_storage.put(BUCKET, "events/e1/group.jpg", group_photo)
+    return f"storage://{BUCKET}/events/e1/group.jpg"
 
 
 def push_envelope(data: bytes, attributes: dict[str, str] | None = None,
@@ -84,7 +98,7 @@ class DetectCase:
 
 def storage_path_of(image: str) -> str:
     """The ``media.storage_path`` the app writes for an image location: a bare key in the default bucket."""
-    return image.removeprefix("storage://event-media/")
+    return image.removeprefix(f"storage://{BUCKET}/")
 
 
 def make_detect_job(db: psycopg.Connection, image: str, *, enabled: bool = True, storage_path: str | None = None,

@@ -17,6 +17,7 @@ from shared.db.connection import connect
 from shared.face_analysis.packs import get_pack
 from shared.log import JsonFormatter
 from tests.detection.conftest import (
+    BUCKET,
     MODEL,
     database_down,
     database_name,
@@ -27,15 +28,6 @@ from tests.detection.conftest import (
 )
 from tests.support.callbacks import CallbackRecorder
 from tests.support.supabase_storage import SupabaseStorageStandIn
-
-BUCKET = "event-media"
-
-
-@pytest.fixture
-def stored_photo(supabase_storage: SupabaseStorageStandIn, group_photo: bytes) -> str:
-    """The group photo in the Supabase Storage stand-in; its location."""
-    supabase_storage.put(BUCKET, "events/e1/group.jpg", group_photo)
-    return f"storage://{BUCKET}/events/e1/group.jpg"
 
 
 def test_happy_path_stores_faces_completes_job_and_signals(

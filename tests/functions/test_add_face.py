@@ -20,7 +20,7 @@ from shared.clustering.cluster_event import cluster_event
 from shared.db.connection import connect
 from shared.db.events import lock_event_face_data
 from shared.db.person_actions import place_face
-from shared.detection.service import run_detect_job
+from shared.detection.detect_job import run_detect_job
 from shared.face_analysis import Face, get_analyzer
 from shared.reembed.matching import iou_matrix
 from shared.settings import get_settings

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from shared.callback_client import JobOutcome, send_callback
 from shared.db.ml_jobs import ClusterState
 from shared.pipeline.cluster_launch import use_cluster_runner
 from shared.pipeline.cluster_trigger import decide
+from shared.pipeline.job_signal import JobOutcome, send_callback
 from shared.pipeline.messages import DetectMessage
 from shared.settings import Settings
 from tests.factories import make_event, make_media

@@ -11,7 +11,7 @@ import pytest
 
 from shared.clustering.cluster_event import cluster_event
 from shared.db.ml_jobs import ensure_detect_job
-from shared.detection.service import run_detect_job
+from shared.detection.detect_job import run_detect_job
 from shared.face_analysis.packs import DEFAULT_PACK
 from shared.settings import Settings, get_settings
 from tests.factories import make_event, make_media

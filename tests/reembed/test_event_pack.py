@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-import shared.detection.service as service
+import shared.detection.detect_job as detect_job
 from shared.clustering.cluster_event import cluster_event
 from shared.db.event_models import event_model, move_event_model, pin_event_model
 from shared.db.faces import event_media
@@ -60,17 +60,17 @@ def test_a_reembedding_during_the_analysis_makes_the_photo_analysed_again_with_t
         pin_event_model(db, event_id, OLD_PACK)
     media = make_media(db, event_id, storage_path=photo.as_uri())
     job_id = ensure_detect_job(db, event_id=event_id, media_id=media, model=OLD_PACK, max_attempts=3)
-    fetch = service.fetch_image
+    fetch = detect_job.fetch_image
 
     def fetch_while_the_event_moves(location: ImageLocation, settings: Settings) -> bytes:
         move_event_model(db, event_id, NEW_PACK)   # what a re-embedding commits meanwhile
         return fetch(location, settings)
 
-    monkeypatch.setattr(service, "fetch_image", fetch_while_the_event_moves)
-    first = service.run_detect_job(job_id, reembed_env)
+    monkeypatch.setattr(detect_job, "fetch_image", fetch_while_the_event_moves)
+    first = detect_job.run_detect_job(job_id, reembed_env)
     assert first.status == "retry" and f"re-embedded with {NEW_PACK}" in first.detail["error"]
     assert _models(db, "faces", event_id) == set()
-    monkeypatch.setattr(service, "fetch_image", fetch)
-    again = service.run_detect_job(job_id, reembed_env)   # Pub/Sub's redelivery
+    monkeypatch.setattr(detect_job, "fetch_image", fetch)
+    again = detect_job.run_detect_job(job_id, reembed_env)   # Pub/Sub's redelivery
     assert again.status == "completed" and again.detail["model"] == NEW_PACK
     assert _models(db, "faces", event_id) == {NEW_PACK}

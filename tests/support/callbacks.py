@@ -1,13 +1,13 @@
 """A local stand-in for ml-callback that records what workers report.
 
-It checks the shared secret like ml-callback does, and can answer 503 a number of times first
-so tests see the client's retries.
+It checks the shared secret like ml-callback does, can answer 503 a number of times first
+so tests see the client's retries, and can hold requests unanswered (a slow ml-callback: its
+lock, its aggregate, the Cloud Run Jobs API) until the test releases them.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,12 +24,27 @@ class CallbackRecorder:
         self.received: list[dict[str, Any]] = []     # accepted bodies, in arrival order
         self.refused = 0                             # requests answered 401 or 503
         self.fail_next = 0                           # answer this many requests 503 first
+        self.held = 0                                # requests that arrived while held
+        self._open = threading.Event()
+        self._open.set()
         self.url = ""
         self._changed = threading.Condition()
         self.app = flask.Flask("ml-callback-stand-in")
         self.app.add_url_rule("/", "callback", self._callback, methods=["POST"])
 
+    def hold(self) -> None:
+        """Leave every request unanswered from now until :meth:`release`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
     def _callback(self) -> tuple[dict, int]:
+        if not self._open.is_set():
+            with self._changed:
+                self.held += 1
+                self._changed.notify_all()
+            self._open.wait()
         with self._changed:
             if flask.request.headers.get("Authorization") != f"Bearer {CALLBACK_SECRET}":
                 self.refused += 1
@@ -44,14 +59,16 @@ class CallbackRecorder:
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
         """The first ``count`` accepted callbacks, waiting up to ``timeout`` for them."""
-        deadline = time.monotonic() + timeout
         with self._changed:
-            while len(self.received) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"expected {count} callbacks, got {len(self.received)}: {self.received}")
-                self._changed.wait(remaining)
+            if not self._changed.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError(f"expected {count} callbacks, got {len(self.received)}: {self.received}")
             return list(self.received)
+
+    def wait_held(self, count: int, timeout: float = 30.0) -> None:
+        """Wait until ``count`` requests are being held."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.held >= count, timeout):
+                raise AssertionError(f"expected {count} held callbacks, got {self.held}")
 
 
 @pytest.fixture
@@ -62,4 +79,7 @@ def callback_recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallbackRecor
         recorder.url = url + "/"
         monkeypatch.setenv("CALLBACK_URL", recorder.url)
         monkeypatch.setenv("CALLBACK_SECRET", CALLBACK_SECRET)
-        yield recorder
+        try:
+            yield recorder
+        finally:
+            recorder.release()   # before the server stops: it waits for its request threads
