@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pgserver
 import psycopg
 import pytest
 
@@ -67,6 +68,9 @@ def postgres_server_url() -> Iterator[str]:
         conn.execute(f"create database {TEMPLATE_DB}")
     migrate(database_url_for(url, TEMPLATE_DB))
     yield url
+    # Stopped here, not left to pgserver's exit hook: pytest-xdist's workers end without running
+    # exit hooks, which left each worker's server running after the suite.
+    pgserver.get_server(pgdata).cleanup()
     shutil.rmtree(pgdata, ignore_errors=True)
 
 
