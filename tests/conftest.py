@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pgserver
 import psycopg
 import pytest
 
@@ -59,9 +60,17 @@ def postgres_server_url() -> Iterator[str]:
     pgdata = Path(tempfile.mkdtemp(prefix="fc-pg-"))
     url = start_embedded_server(pgdata)
     with connect(url, autocommit=True) as conn:
+        # A throwaway server: no test survives an operating-system crash of it, so it skips what makes
+        # a commit durable (flushing the WAL to disk at every commit and database copy).
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"alter system set {name} = off")
+        conn.execute("select pg_reload_conf()")
         conn.execute(f"create database {TEMPLATE_DB}")
     migrate(database_url_for(url, TEMPLATE_DB))
     yield url
+    # Stopped here, not left to pgserver's exit hook: pytest-xdist's workers end without running
+    # exit hooks, which left each worker's server running after the suite.
+    pgserver.get_server(pgdata).cleanup()
     shutil.rmtree(pgdata, ignore_errors=True)
 
 
