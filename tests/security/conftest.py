@@ -6,6 +6,7 @@ from tests.functions.conftest import (
     actions_api,
     api_env,
     callback_api,
+    detect_topic,
     enqueue_api,
     media_inserted_api,
     persons_api,
@@ -13,5 +14,6 @@ from tests.functions.conftest import (
 )
 from tests.selfie.conftest import analysed_photos, photo_event, selfie_api, selfie_env
 
-__all__ = ["actions_api", "analysed_photos", "api_env", "callback_api", "client", "detect_env", "enqueue_api",
-           "group_photo", "media_inserted_api", "persons_api", "photo_event", "selfie_api", "selfie_env", "world"]
+__all__ = ["actions_api", "analysed_photos", "api_env", "callback_api", "client", "detect_env", "detect_topic",
+           "enqueue_api", "group_photo", "media_inserted_api", "persons_api", "photo_event", "selfie_api", "selfie_env",
+           "world"]
