@@ -21,6 +21,7 @@ from shared.settings import get_settings
 from tests.factories import make_event, make_media
 from tests.functions.conftest import CALLBACK_SECRET, MEDIA_WEBHOOK_SECRET, FunctionClient
 from tests.functions.world import MODEL
+from tests.support.pg_net import install_pg_net_stand_in, store_vault_secret
 from tests.support.pubsub_emulator import PubsubEmulator
 
 CHANNEL = "facecluster_media_inserted"
@@ -214,3 +215,35 @@ def test_one_statement_notifies_each_of_its_events_once_at_commit(db, database_u
         payloads = sorted(n.payload for n in listener.notifies(timeout=1, stop_after=3))
     assert payloads == sorted([str(first), str(second)])
     assert len(awaiting(db)) == 10
+
+
+WEBHOOK_URL = "https://ml-media-inserted-123.europe-west1.run.app/"
+
+
+def test_with_pg_net_and_vault_the_insert_queues_the_webhook_the_endpoint_accepts(
+        db, media_inserted_api, detect_topic, pubsub_emulator) -> None:
+    _, subscription = detect_topic
+    install_pg_net_stand_in(db)
+    event_id = make_event(db)
+    unconfigured = make_media(db, event_id)
+    assert db.execute("select count(*) as n from net.stand_in_requests").fetchone()["n"] == 0   # no secrets yet
+    store_vault_secret(db, "facecluster_media_webhook_url", WEBHOOK_URL)
+    store_vault_secret(db, "facecluster_media_webhook_secret", MEDIA_WEBHOOK_SECRET)
+
+    media_id = make_media(db, event_id)
+
+    [request] = db.execute("select * from net.stand_in_requests").fetchall()
+    assert request["url"] == WEBHOOK_URL and request["body"] == {"event_id": str(event_id)}
+    assert request["headers"] == {"Content-Type": "application/json", MEDIA_WEBHOOK_HEADER: MEDIA_WEBHOOK_SECRET}
+    # What pg_net's worker then sends:
+    response = media_inserted_api.client.post("/", json=request["body"], headers=request["headers"])
+    assert response.status_code == 200 and response.get_json()["jobs_created"] == 2
+    assert {m.media_id for m in published(pubsub_emulator, subscription, 2)} == {unconfigured, media_id}
+
+
+def test_a_webhook_that_cannot_be_queued_never_fails_the_upload(db) -> None:
+    install_pg_net_stand_in(db, failing=True)
+    store_vault_secret(db, "facecluster_media_webhook_url", WEBHOOK_URL)
+    store_vault_secret(db, "facecluster_media_webhook_secret", MEDIA_WEBHOOK_SECRET)
+    media_id = make_media(db, make_event(db))
+    assert awaiting(db) == {media_id}          # recorded: the next notification or the sweep starts it
