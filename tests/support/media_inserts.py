@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import functions_framework
 import pytest
 
-from shared.localstack.media_insert_listener import MediaInsertListener
+from localdev.stack.media_insert_listener import MediaInsertListener
 from shared.settings import REPO_ROOT, get_settings
 from tests.support.loopback import serve_wsgi
 
