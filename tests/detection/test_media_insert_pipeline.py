@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from shared.settings import get_settings
 from tests.detection.conftest import detect_app, face_count
 from tests.factories import add_member, let_members_insert_media, make_event
 from tests.security.db_attack import Caller, api_request
@@ -32,7 +31,6 @@ def pushed_detection(pubsub_emulator: PubsubEmulator, detect_env: CallbackRecord
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", pubsub_emulator.project)
     monkeypatch.setenv("PUBSUB_TOPIC", topic.rsplit("/", 1)[1])
     app = detect_app()
-    get_settings.cache_clear()
     with serve_wsgi(app) as url:
         subscription = pubsub_emulator.create_push_subscription(topic, f"{url}/")
         try:

@@ -12,7 +12,7 @@ import functions_framework
 import pytest
 
 from localdev.stack.media_insert_listener import MediaInsertListener
-from shared.settings import REPO_ROOT, get_settings
+from shared.settings import REPO_ROOT
 from tests.support.loopback import serve_wsgi
 
 MEDIA_WEBHOOK_SECRET = "stand-in-media-webhook-secret"
@@ -20,13 +20,8 @@ MEDIA_WEBHOOK_SECRET = "stand-in-media-webhook-secret"
 
 @pytest.fixture
 def media_insert_forwarding(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The target served and the listener started on the test's database; yields the target's URL.
-
-    Set the rest of the environment (Pub/Sub, models) before asking for this fixture: the target
-    reads its settings at its first request.
-    """
+    """The target served and the listener started on the test's database; yields the target's URL."""
     monkeypatch.setenv("MEDIA_WEBHOOK_SECRET", MEDIA_WEBHOOK_SECRET)
-    get_settings.cache_clear()
     app = functions_framework.create_app(target="media_inserted", source=str(REPO_ROOT / "functions" / "main.py"))
     with serve_wsgi(app) as url:
         listener = MediaInsertListener(database_url, url + "/", MEDIA_WEBHOOK_SECRET)
