@@ -11,7 +11,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-TARGETS = ("detect_push", "ml_enqueue", "ml_callback", "face_persons", "face_person_actions", "face_selfie_search")
+TARGETS = ("detect_push", "ml_enqueue", "ml_callback", "media_inserted", "face_persons", "face_person_actions",
+           "face_selfie_search")
 
 
 def __getattr__(name: str) -> Callable[..., Any]:

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     callback_url: str | None = _var(None, "https://.../ml-callback", "Where workers report job outcomes.")
     callback_secret: str | None = _var(
         None, "a string (the app's ML_CALLBACK_SECRET)", "Shared secret of ml-callback.")
+    media_webhook_secret: str | None = _var(
+        None, "a string",
+        "Shared secret of ml-media-inserted: the database's webhook sends it (kept in Supabase Vault).")
     # Face analysis
     model_pack: str = _var(
         "yunet-reid256", "yunet-reid256 | yunet-reid256-int8 | yunet-dlib | scrfd-dlib | scrfd25-dlib | buffalo_l",

@@ -31,3 +31,14 @@ def make_media(db: psycopg.Connection, event_id: uuid.UUID, storage_path: str | 
     return db.execute(
         "insert into media (event_id, storage_path, uploaded_by) values (%s, %s, %s) returning id",
         (event_id, storage_path or f"events/{event_id}/{uuid.uuid4().hex}.jpg", uploaded_by)).fetchone()["id"]
+
+
+def let_members_insert_media(db: psycopg.Connection) -> None:
+    """The app's own upload rule on Supabase: members insert media into their events, as ``authenticated``.
+
+    Where facecluster created ``media`` it is read-only for members; an app that owns the table
+    grants inserts with a policy like this one (README, "An app that already has ...").
+    """
+    db.execute("grant insert on table media to authenticated")
+    db.execute("create policy media_member_insert on media for insert to authenticated"
+               " with check (public.is_event_member(event_id) and uploaded_by = auth.uid())")

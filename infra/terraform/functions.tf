@@ -1,7 +1,8 @@
 # The app's HTTP functions, one Cloud Run service each, all from the same image with a
 # different functions-framework target. They are the app's public API: each one checks
-# the caller itself (a Supabase user JWT, or CALLBACK_SECRET for ml-callback), so Cloud
-# Run lets unauthenticated requests through to them.
+# the caller itself (a Supabase user JWT, CALLBACK_SECRET for ml-callback, MEDIA_WEBHOOK_SECRET
+# for ml-media-inserted, which Supabase's pg_net calls and which cannot present a Google
+# identity token), so Cloud Run lets unauthenticated requests through to them.
 
 resource "google_cloud_run_v2_service" "functions" {
   for_each            = local.functions
@@ -70,7 +71,7 @@ resource "google_cloud_run_v2_service" "functions" {
 }
 
 resource "google_cloud_run_v2_service_iam_member" "functions_public" {
-  #checkov:skip=CKV_GCP_102:The app's functions are its public API; every request is authenticated in the function (Supabase JWT or callback secret), which Cloud Run IAM cannot do.
+  #checkov:skip=CKV_GCP_102:The app's functions are its public API; every request is authenticated in the function (Supabase JWT, callback or webhook secret), which Cloud Run IAM cannot do.
   for_each = google_cloud_run_v2_service.functions
   name     = each.value.name
   location = each.value.location

@@ -12,6 +12,7 @@ locals {
   functions = {
     "ml-enqueue"          = "ml_enqueue"
     "ml-callback"         = "ml_callback"
+    "ml-media-inserted"   = "media_inserted" # called by the database (pg_net) on media inserts
     "face-persons"        = "face_persons"
     "face-person-actions" = "face_person_actions"
     # Analyses the selfie in the request: sized apart (function_sizes).
@@ -48,6 +49,7 @@ locals {
   # Secret Manager secrets, by the environment variable they are mounted as.
   secrets = {
     CALLBACK_SECRET           = "facecluster-callback-secret"
+    MEDIA_WEBHOOK_SECRET      = "facecluster-media-webhook-secret"
     SUPABASE_SERVICE_ROLE_KEY = "facecluster-supabase-service-role-key"
     DATABASE_URL              = "facecluster-database-url"
     SUPABASE_JWT_SECRET       = "facecluster-supabase-jwt-secret"
@@ -56,7 +58,7 @@ locals {
   # Which identity reads which secret: each component only the ones it uses.
   secret_readers = {
     detect    = ["CALLBACK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL"]
-    functions = ["CALLBACK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL", "SUPABASE_JWT_SECRET"]
+    functions = ["CALLBACK_SECRET", "MEDIA_WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL", "SUPABASE_JWT_SECRET"]
     cluster   = ["CALLBACK_SECRET", "DATABASE_URL"]
     reembed   = ["SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL"] # runs as the detect identity (reembed.tf)
   }

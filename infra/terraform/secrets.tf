@@ -1,4 +1,4 @@
-# The four secrets, created empty: their values never pass through Terraform (nor its
+# The secrets, created empty: their values never pass through Terraform (nor its
 # state). Add them once with, e.g.
 #   printf %s "$VALUE" | gcloud secrets versions add facecluster-database-url --data-file=-
 # Cloud Run mounts the `latest` version as an environment variable of the same name as

@@ -1,10 +1,11 @@
 """One local run of the whole pipeline on a folder of photos (``facecluster demo``).
 
-Upload the photos into an event, enqueue detection through ``ml-enqueue`` as the organiser,
-let Pub/Sub push each image to the detection service, which reports to ``ml-callback``,
-which starts clustering; then summarise from the database and write a snapshot of the
-review page. A folder always maps to the same event (named after its absolute path), and only
-files not uploaded before become new media, so a second run processes only new photos.
+Upload the photos into an event (inserting their media rows starts their detection through
+``ml-media-inserted``, as in production), ask ``ml-enqueue`` as the organiser for any photo an
+earlier run left unanalysed, let Pub/Sub push each image to the detection service, which reports
+to ``ml-callback``, which starts clustering; then summarise from the database and write a
+snapshot of the review page. A folder always maps to the same event (named after its absolute
+path), and only files not uploaded before become new media, so a second run processes only new photos.
 """
 
 from __future__ import annotations
@@ -169,9 +170,10 @@ class DemoSession:
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> DemoSummary:
         """Upload new photos, detect, cluster; return the summary (and write the snapshot)."""
+        # Before the upload: inserting the media rows already starts their detection (ml-media-inserted).
+        since = demo_queries.database_now(self.conn)
         new_images = self.upload_new_photos()
         pending = demo_queries.unanalysed_media_ids(self.conn, self.event_id, self.pack)
-        since = demo_queries.database_now(self.conn)
         detection_started = time.monotonic()
         if pending:
             self.call("ml_enqueue", {"type": "detect", "event_id": str(self.event_id), "priority": "normal"})

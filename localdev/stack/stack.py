@@ -2,8 +2,10 @@
 
 One embedded PostgreSQL serves every process (its URL goes into each server's environment);
 secrets are random per run; every server is a real ``functions-framework`` process on a
-loopback port. :class:`LocalStack` is a context manager: leaving it, normally, on an error,
-on Ctrl-C or on SIGTERM, stops every process it started.
+loopback port. A media row inserted into the database starts its detection as in production:
+the database's notification is forwarded to ml-media-inserted
+(:mod:`localdev.stack.media_insert_listener`). :class:`LocalStack` is a context manager: leaving
+it, normally, on an error, on Ctrl-C or on SIGTERM, stops every process it started.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from localdev.review.photo_access import ReviewPhotos
 from localdev.review.server import ReviewServer
+from localdev.stack.media_insert_listener import MediaInsertListener
 from localdev.stack.processes import ProcessGroup, ProcessStartError
 from localdev.stack.pubsub_emulator import create_push_subscription, find_emulator, start_emulator
 from localdev.stack.push_relay import PushRelay
@@ -28,8 +31,8 @@ from shared.settings import Settings
 logger = logging.getLogger(__name__)
 
 PUBSUB_MODES = ("auto", "emulator", "relay")   # auto: the emulator when installed, else the relay
-FUNCTION_TARGETS = ("ml_callback", "ml_enqueue", "detect_push", "face_persons", "face_person_actions",
-                    "face_selfie_search")
+FUNCTION_TARGETS = ("ml_callback", "ml_enqueue", "media_inserted", "detect_push", "face_persons",
+                    "face_person_actions", "face_selfie_search")
 # Variables of the caller's environment that would point the servers somewhere else.
 _CLEARED_VARIABLES = ("SUPABASE_JWKS_URL", "PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERVICE_ACCOUNT", "STORAGE_EMULATOR_HOST",
                       "PUBSUB_EMULATOR_HOST")
@@ -39,6 +42,7 @@ _CLEARED_VARIABLES = ("SUPABASE_JWKS_URL", "PUSH_AUTH_AUDIENCE", "PUSH_AUTH_SERV
 class StackUrls:
     ml_enqueue: str
     ml_callback: str
+    media_inserted: str
     detect_push: str
     face_persons: str
     face_person_actions: str
@@ -60,12 +64,14 @@ class LocalStack:
         self.log_dir = log_dir
         self.jwt_secret = secrets.token_urlsafe(32)
         self.callback_secret = secrets.token_urlsafe(32)
+        self.media_webhook_secret = secrets.token_urlsafe(32)
         self.processes = ProcessGroup()
         self.database_url = ""
         self.pubsub_mode = ""
         self.urls: StackUrls | None = None
         self._relay: PushRelay | None = None
         self._review: ReviewServer | None = None
+        self._media_inserts: MediaInsertListener | None = None
 
     def __enter__(self) -> LocalStack:
         try:
@@ -101,6 +107,9 @@ class LocalStack:
             create_push_subscription(pubsub_host, self.settings.google_cloud_project, self.settings.pubsub_topic,
                                      urls["detect_push"])
         self.urls = StackUrls(review=self._review.url, **urls)
+        # Last: a detect message published before the push subscription exists would be dropped.
+        self._media_inserts = MediaInsertListener(self.database_url, urls["media_inserted"], self.media_webhook_secret)
+        self._media_inserts.start()
         logger.info("local stack ready", extra={"pubsub": self.pubsub_mode, "logs": str(self.log_dir)})
 
     def _start_pubsub(self, push_endpoint: str) -> str:
@@ -128,6 +137,7 @@ class LocalStack:
             "MODEL_PACK": self.pack,
             "CALLBACK_URL": callback_url,
             "CALLBACK_SECRET": self.callback_secret,
+            "MEDIA_WEBHOOK_SECRET": self.media_webhook_secret,
             "SUPABASE_JWT_SECRET": self.jwt_secret,
             "PUBSUB_EMULATOR_HOST": pubsub_host,
             "GOOGLE_CLOUD_PROJECT": self.settings.google_cloud_project,
@@ -156,6 +166,9 @@ class LocalStack:
         self.processes.check_running()
 
     def stop(self) -> None:
+        if self._media_inserts is not None:
+            self._media_inserts.stop()
+            self._media_inserts = None
         self.processes.stop_all()
         if self._relay is not None:
             self._relay.stop()

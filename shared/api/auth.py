@@ -1,4 +1,4 @@
-"""Who is calling: Supabase users by their access token, workers by the callback secret.
+"""Who is calling: Supabase users by their access token, workers and the database by shared secrets.
 
 User tokens are verified locally, without a round trip to Supabase Auth: HS256 tokens with
 the project's JWT secret, asymmetric ones (projects using signing keys) with the public keys
@@ -21,6 +21,7 @@ import jwt
 from shared.api.http import ApiError
 from shared.settings import Settings
 
+MEDIA_WEBHOOK_HEADER = "X-Webhook-Secret"
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"})
 
 
@@ -101,10 +102,24 @@ def authenticate_user(request: flask.Request, settings: Settings) -> Authenticat
     return _verifier_for(settings).verify(token)
 
 
+def _require_secret(presented: str, expected: str | None, variable: str, what: str) -> None:
+    """Compare in constant time, so the answer's timing tells nothing about how much of a guess matched."""
+    if not expected:
+        raise ApiError(503, "not_configured", f"{variable} is not set on this function")
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise unauthorized(f"wrong or missing {what}", "invalid_secret")
+
+
 def authenticate_worker(request: flask.Request, settings: Settings) -> None:
-    """Check the callback secret (Bearer or ``X-Callback-Secret``) in constant time, or raise 401."""
-    if not settings.callback_secret:
-        raise ApiError(503, "not_configured", "CALLBACK_SECRET is not set on this function")
+    """Check the callback secret (Bearer or ``X-Callback-Secret``), or raise 401."""
     presented = bearer_token(request) or request.headers.get("X-Callback-Secret", "")
-    if not hmac.compare_digest(presented.encode(), settings.callback_secret.encode()):
-        raise unauthorized("wrong or missing callback secret", "invalid_secret")
+    _require_secret(presented, settings.callback_secret, "CALLBACK_SECRET", "callback secret")
+
+
+def authenticate_media_webhook(request: flask.Request, settings: Settings) -> None:
+    """Check the database webhook's secret (``X-Webhook-Secret``, from Supabase Vault), or raise 401.
+
+    Its own secret rather than the workers': the database holds it, and it grants only a nudge.
+    """
+    presented = request.headers.get(MEDIA_WEBHOOK_HEADER, "")
+    _require_secret(presented, settings.media_webhook_secret, "MEDIA_WEBHOOK_SECRET", "webhook secret")

@@ -6,7 +6,8 @@ what is left to do and the sweep picks it up.
 
 1. **Detect jobs are created** for media that need them: by the app through ml-enqueue
    (:mod:`.detect_requests`), or without the app by a Cloud Storage upload notification
-   (:mod:`.upload_notifications`).
+   (:mod:`.upload_notifications`) or by the database when a media row is inserted
+   (:mod:`.media_inserts`: a trigger records the media and nudges ml-media-inserted).
 2. **One Pub/Sub message per job** (:mod:`.messages`, the wire form and where a message is
    parsed), published in batches (:mod:`.publisher`).
 3. **The detection service** receives the push and runs the job (:mod:`shared.detection`,
@@ -18,6 +19,6 @@ what is left to do and the sweep picks it up.
    :mod:`shared.clustering.cluster_event` and signals ml-callback when it is done.
 
 The **sweep** (:func:`.cluster_trigger.sweep`, Cloud Scheduler → ml-callback) republishes detect
-jobs whose message was lost, restarts clustering jobs whose runner died and re-evaluates every
-event with unassigned faces.
+jobs whose message was lost, starts detection of inserted media whose nudge was lost, restarts
+clustering jobs whose runner died and re-evaluates every event with unassigned faces.
 """

@@ -41,6 +41,7 @@ from shared.db.ml_jobs import (
 from shared.db.ratelimit import delete_expired_windows
 from shared.pipeline.cluster_launch import get_cluster_runner
 from shared.pipeline.detect_requests import detect_messages
+from shared.pipeline.media_inserts import start_detection_of_overdue_media
 from shared.pipeline.publisher import get_detect_publisher
 from shared.settings import Settings
 
@@ -128,6 +129,9 @@ def maybe_start_clustering(settings: Settings, event_id: uuid.UUID) -> TriggerRe
 def sweep(settings: Settings) -> dict[str, int]:
     """Recover what lost messages and dead runners left behind, then re-evaluate every event with work.
 
+    Lost messages include a media insert's webhook or notification: media the database recorded as
+    awaiting detection for longer than a nudge takes get their jobs here.
+
     Meant to run every few minutes (Cloud Scheduler → ml-callback ``{"type": "sweep"}``).
     """
     with transaction(get_pool(settings)) as conn:
@@ -145,6 +149,7 @@ def sweep(settings: Settings) -> dict[str, int]:
     republished = 0
     if stale_detects:  # a failure here leaves the job pending: the next sweep tries again
         republished = len(get_detect_publisher(settings).publish(detect_messages(stale_detects, settings)).published)
+    inserted_media_published = start_detection_of_overdue_media(settings)
     started = 0
     for event_id in events:
         try:
@@ -152,6 +157,7 @@ def sweep(settings: Settings) -> dict[str, int]:
         except ClusterStartError:
             logger.exception("could not start clustering", extra={"event_id": str(event_id)})
     return {"clusters_restarted": restarted, "detects_republished": republished,
+            "inserted_media_published": inserted_media_published,
             "events_evaluated": len(events), "clusters_started": started}
 
 

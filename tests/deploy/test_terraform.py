@@ -18,9 +18,11 @@ from shared.settings import VARIABLES
 from tests.deploy.terraform_config import TERRAFORM_DIR, block, load_terraform, parse_file
 
 IAM_SUFFIXES = ("_iam_member", "_iam_binding", "_iam_policy")
-SECRET_NAMES = {"CALLBACK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL", "SUPABASE_JWT_SECRET"}
-FUNCTIONS = {"ml-enqueue": "ml_enqueue", "ml-callback": "ml_callback", "face-persons": "face_persons",
-             "face-person-actions": "face_person_actions", "face-selfie-search": "face_selfie_search"}
+SECRET_NAMES = {"CALLBACK_SECRET", "MEDIA_WEBHOOK_SECRET", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL",
+                "SUPABASE_JWT_SECRET"}
+FUNCTIONS = {"ml-enqueue": "ml_enqueue", "ml-callback": "ml_callback", "ml-media-inserted": "media_inserted",
+             "face-persons": "face_persons", "face-person-actions": "face_person_actions",
+             "face-selfie-search": "face_selfie_search"}
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from tests.support.pubsub_emulator import PubsubEmulator, pubsub_emulator  # noq
 
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
 CALLBACK_SECRET = "test-callback-secret"
+MEDIA_WEBHOOK_SECRET = "test-media-webhook-secret"
 APP_ORIGIN = "https://app.example"
 MAIN_SOURCE = str(REPO_ROOT / "functions" / "main.py")
 
@@ -40,6 +41,7 @@ def api_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     """The functions' configuration for a test: its own database, test secrets, generous limits."""
     monkeypatch.setenv("SUPABASE_JWT_SECRET", JWT_SECRET)
     monkeypatch.setenv("CALLBACK_SECRET", CALLBACK_SECRET)
+    monkeypatch.setenv("MEDIA_WEBHOOK_SECRET", MEDIA_WEBHOOK_SECRET)
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", APP_ORIGIN)
     monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "1000")
     monkeypatch.setenv("SELFIE_RATE_LIMIT_PER_MINUTE", "1000")
@@ -124,3 +126,8 @@ def enqueue_api(api_env: None) -> FunctionClient:
 @pytest.fixture
 def callback_api(api_env: None) -> FunctionClient:
     return function_client("ml_callback")
+
+
+@pytest.fixture
+def media_inserted_api(api_env: None) -> FunctionClient:
+    return function_client("media_inserted")

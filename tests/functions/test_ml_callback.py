@@ -138,7 +138,8 @@ def test_sweep_republishes_lost_messages_restarts_dead_runs_and_evaluates_events
     response = callback_api.call({"type": "sweep"}, headers={"Authorization": f"Bearer {CALLBACK_SECRET}"})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["sweep"] == {"clusters_restarted": 1, "detects_republished": 1,
-                                            "events_evaluated": 1, "clusters_started": 1}
+                                            "inserted_media_published": 0, "events_evaluated": 1,
+                                            "clusters_started": 1}
     [new_run] = _cluster_jobs(db, ready)
     assert sorted(runner.starts) == sorted([(stuck, dead_run), (ready, new_run["id"])])
     [message] = pubsub_emulator.pull(subscription)

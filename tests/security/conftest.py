@@ -2,8 +2,18 @@
 functions' clients (tests/detection and tests/functions define them; they are not copied)."""
 
 from tests.detection.conftest import client, detect_env, group_photo
-from tests.functions.conftest import actions_api, api_env, callback_api, enqueue_api, persons_api, world
+from tests.functions.conftest import (
+    actions_api,
+    api_env,
+    callback_api,
+    detect_topic,
+    enqueue_api,
+    media_inserted_api,
+    persons_api,
+    world,
+)
 from tests.selfie.conftest import analysed_photos, photo_event, selfie_api, selfie_env
 
-__all__ = ["actions_api", "analysed_photos", "api_env", "callback_api", "client", "detect_env", "enqueue_api",
-           "group_photo", "persons_api", "photo_event", "selfie_api", "selfie_env", "world"]
+__all__ = ["actions_api", "analysed_photos", "api_env", "callback_api", "client", "detect_env", "detect_topic",
+           "enqueue_api", "group_photo", "media_inserted_api", "persons_api", "photo_event", "selfie_api", "selfie_env",
+           "world"]

@@ -1,4 +1,4 @@
-"""Hostile numbers, strings, nesting and sizes against all five endpoints (issue #13, item 7).
+"""Hostile numbers, strings, nesting and sizes against every endpoint (issue #13, item 7; issue #15).
 
 Through the real functions-framework apps (test clients, and real loopback servers for chunked
 bodies): each request gets the precise 4xx naming the field (never a 500), its answer does
@@ -19,10 +19,11 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from shared.api.auth import MEDIA_WEBHOOK_HEADER
 from shared.api.http import MAX_BODY_BYTES
 from shared.settings import get_settings
 from tests.detection.conftest import push_envelope
-from tests.functions.conftest import MAIN_SOURCE, FunctionClient, mint_token
+from tests.functions.conftest import MAIN_SOURCE, MEDIA_WEBHOOK_SECRET, FunctionClient, mint_token
 from tests.functions.world import World
 from tests.support.loopback import serve_wsgi
 
@@ -40,15 +41,20 @@ def database_state(db: psycopg.Connection) -> dict[str, list[str]]:
 
 @pytest.fixture
 def endpoints(world: World, persons_api: FunctionClient, actions_api: FunctionClient, enqueue_api: FunctionClient,
-              callback_api: FunctionClient, client: FlaskClient) -> dict[str, FlaskClient]:
-    """Every target's test client; user endpoints get the organiser's token, ml-callback the secret."""
+              callback_api: FunctionClient, media_inserted_api: FunctionClient,
+              client: FlaskClient) -> dict[str, FlaskClient]:
+    """Every target's test client; user endpoints get the organiser's token, ml-callback and
+    ml-media-inserted their secrets."""
     return {"face-persons": persons_api.client, "face-person-actions": actions_api.client,
-            "ml-enqueue": enqueue_api.client, "ml-callback": callback_api.client, "detect-push": client}
+            "ml-enqueue": enqueue_api.client, "ml-callback": callback_api.client,
+            "ml-media-inserted": media_inserted_api.client, "detect-push": client}
 
 
 def credentials(endpoint: str, world: World) -> dict[str, str]:
     if endpoint == "ml-callback":   # the callback recorder of the detection fixtures sets its own secret
         return {"X-Callback-Secret": get_settings().callback_secret}
+    if endpoint == "ml-media-inserted":
+        return {MEDIA_WEBHOOK_HEADER: MEDIA_WEBHOOK_SECRET}
     if endpoint == "detect-push":
         return {}
     return {"Authorization": f"Bearer {mint_token(world.organiser)}"}
@@ -64,7 +70,7 @@ def error_of(response: Any, endpoint: str) -> str:
     return body["error"] if endpoint == "detect-push" else body["error"]["message"]
 
 
-ENDPOINTS = ("face-persons", "face-person-actions", "ml-enqueue", "ml-callback", "detect-push")
+ENDPOINTS = ("face-persons", "face-person-actions", "ml-enqueue", "ml-callback", "ml-media-inserted", "detect-push")
 
 
 # -- numbers --------------------------------------------------------------------------------------
@@ -201,12 +207,12 @@ def test_a_body_over_the_limit_is_413_on_every_endpoint(endpoints: dict[str, Fla
 
 
 TARGETS = {"face-persons": "face_persons", "face-person-actions": "face_person_actions", "ml-enqueue": "ml_enqueue",
-           "ml-callback": "ml_callback", "detect-push": "detect_push"}
+           "ml-callback": "ml_callback", "ml-media-inserted": "media_inserted", "detect-push": "detect_push"}
 
 
 @pytest.fixture
 def servers(api_env: None, detect_env: object) -> Iterator[dict[str, str]]:
-    """The five targets as real servers on loopback (a chunked body has no Content-Length to check)."""
+    """Every target as a real server on loopback (a chunked body has no Content-Length to check)."""
     with ExitStack() as stack:
         yield {endpoint: stack.enter_context(serve_wsgi(functions_framework.create_app(target=target,
                                                                                        source=MAIN_SOURCE)))
