@@ -12,6 +12,8 @@ one request per call (microseconds), which also lets concurrent images embed in 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import openvino as ov
@@ -19,6 +21,8 @@ import openvino as ov
 _core: ov.Core | None = None
 _compiled: dict[tuple[str, tuple[int, ...], int, bool, bool], ov.CompiledModel] = {}
 _lock = threading.Lock()
+_first_inference_lock = threading.Lock()
+_inferred: set[int] = set()   # ids of the compiled models that have run once in this process
 
 
 def _get_core() -> ov.Core:
@@ -62,6 +66,26 @@ def get_compiled_model(path: Path, input_shape: tuple[int, ...], threads: int,
                 config["INFERENCE_PRECISION_HINT"] = "f32"
             _compiled[key] = core.compile_model(model, target, config)
         return _compiled[key]
+
+
+@contextmanager
+def infer_request(model: ov.CompiledModel) -> Iterator[ov.InferRequest]:
+    """A new infer request of ``model``, to infer and read its outputs inside the ``with`` block.
+
+    A model's first inference in the process runs alone (one lock for all models). The first
+    inference initialises function-local statics of OpenVINO's Python binding that take the GIL;
+    two threads making it at once deadlock, one holding the GIL and waiting on the static's
+    guard, the other holding the guard and waiting for the GIL. That hung the detection service
+    for good on the first two images of a burst (py-spy: both request threads in
+    ``data_dispatcher``'s ``get_request_tensor``, one in ``__cxa_guard_acquire``); 3 of 30 fresh
+    processes hung with two threads detecting at once. Later inferences run in parallel as before.
+    """
+    if id(model) in _inferred:
+        yield model.create_infer_request()
+        return
+    with _first_inference_lock:
+        yield model.create_infer_request()
+        _inferred.add(id(model))
 
 
 def _with_rgb_pixels_in(model: ov.Model) -> ov.Model:

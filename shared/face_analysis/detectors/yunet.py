@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from shared.face_analysis.detectors import Detection, resize_to_input
-from shared.face_analysis.openvino_models import get_compiled_model
+from shared.face_analysis.openvino_models import get_compiled_model, infer_request
 
 _STRIDES = (8, 16, 32)
 _NMS_THRESHOLD = 0.3
@@ -42,10 +42,10 @@ class YuNetDetector:
         height, width = resized.shape[:2]
         padded = cv2.copyMakeBorder(resized, 0, -height % _STRIDES[-1], 0, -width % _STRIDES[-1],
                                     cv2.BORDER_CONSTANT, value=0)
-        request = self._model.create_infer_request()
-        request.infer({0: padded[None]}, share_inputs=True)
-        boxes, landmarks, scores = _decode(lambda name: request.get_tensor(name).data, padded.shape[1],
-                                           self._threshold)
+        with infer_request(self._model) as request:
+            request.infer({0: padded[None]}, share_inputs=True)
+            boxes, landmarks, scores = _decode(lambda name: request.get_tensor(name).data, padded.shape[1],
+                                               self._threshold)
         keep = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), self._threshold, _NMS_THRESHOLD, top_k=_TOP_K)
         detections = []
         for index in np.asarray(keep, dtype=int).reshape(-1):

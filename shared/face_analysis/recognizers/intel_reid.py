@@ -21,7 +21,7 @@ import numpy as np
 from shared.face_analysis.alignment import warp_to_template
 from shared.face_analysis.detectors import Detection
 from shared.face_analysis.errors import ModelFilesError
-from shared.face_analysis.openvino_models import get_compiled_model
+from shared.face_analysis.openvino_models import get_compiled_model, infer_request
 from shared.face_analysis.recognizers import l2_normalise
 
 CHIP_SIZE = 128
@@ -58,9 +58,9 @@ class IntelReidRecognizer:
         if not chips:
             return np.zeros((0, self.dim), dtype=np.float32)
         blob = np.ascontiguousarray(np.stack(chips)[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
-        request = self._model.create_infer_request()
-        request.infer({0: blob})
-        return l2_normalise(request.get_output_tensor(0).data.reshape(len(chips), -1))
+        with infer_request(self._model) as request:
+            request.infer({0: blob})
+            return l2_normalise(request.get_output_tensor(0).data.reshape(len(chips), -1))
 
     def close(self) -> None:
         """Compiled models are shared per process and live as long as it does."""
