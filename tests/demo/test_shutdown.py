@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -73,7 +74,10 @@ def test_signal_stops_every_child(photos_dir: Path, demo_env: dict[str, str], si
         process.send_signal(sig)
         status = process.wait(timeout=60)
     finally:
-        if process.poll() is None:
+        if process.poll() is None:  # the test failed with the demo running: its servers (own sessions) go too
+            for child in psutil.Process(process.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
             process.kill()
             process.wait()
     assert status == expected_status
